@@ -1,0 +1,94 @@
+"""Facts about AWS the renderer depends on, each with the documentation page it comes from.
+
+Nothing region-specific lives here (that is configuration: data/region-defaults.yaml); only limits and
+enumerations that AWS itself defines.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Name length limits of the fields our names become.
+# S3: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html (3-63)
+# ELBv2 LB and target group: https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html (32)
+# RDS identifier: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Constraints (63)
+# IAM role/policy: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (64 / 128)
+# Lambda function: https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html (64)
+# SQS queue: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html (80)
+# SNS topic: https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html (256)
+# DynamoDB table: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html (255)
+# ECS cluster/service/family: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateCluster.html (255)
+# WAFv2 WebACL: https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html (128)
+# KMS alias: https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html (256 incl. "alias/")
+# CloudWatch alarm: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html (255)
+# Kubernetes object names (the MR's metadata.name, a DNS subdomain): 253; label values: 63.
+NAME_LIMITS: Final[dict[str, int]] = {
+    "s3-bucket": 63,
+    "elbv2-lb": 32,
+    "elbv2-target-group": 32,
+    "rds-identifier": 63,
+    "iam-role": 64,
+    "iam-policy": 128,
+    "lambda-function": 64,
+    "sqs-queue": 80,
+    "sns-topic": 256,
+    "dynamodb-table": 255,
+    "ecs": 255,
+    "wafv2-webacl": 128,
+    "kms-alias": 256,
+    "cloudwatch-alarm": 255,
+    "log-group": 512,
+    "ssm-parameter": 1011,
+    "cloudmap-namespace": 253,
+    "tag-value": 256,
+    "k8s-name": 253,
+}
+
+# Valid Fargate task cpu (units) -> memory (MiB) combinations.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+FARGATE_SIZES: Final[dict[int, tuple[int, ...]]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+# AWS managed WAF rule groups every WebACL carries (vendor AWS).
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html
+WAF_MANAGED_RULE_GROUPS: Final[tuple[str, ...]] = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+)
+
+# Lambda Python runtime the payments handler targets (boto3 comes from it).
+# https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+LAMBDA_PYTHON_RUNTIME: Final = "python3.12"
+
+# ISO 3166-1 alpha-2 country codes (officially assigned), for WAF GeoMatchStatement.
+# https://www.iso.org/iso-3166-country-codes.html ; WAF: https://docs.aws.amazon.com/waf/latest/APIReference/API_GeoMatchStatement.html
+ISO_3166_ALPHA2: Final[frozenset[str]] = frozenset(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW
+    BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK
+    FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS
+    IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM
+    MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS
+    PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK
+    TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW""".split()
+)
+
+# Direction words in AWS region names and their one/two-letter codes (us-east-1 -> use1, ap-southeast-2 -> apse2).
+# https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html
+REGION_DIRECTION_CODES: Final[dict[str, str]] = {
+    "east": "e", "west": "w", "north": "n", "south": "s", "central": "c",
+    "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
+}
+
+# Smallest subnet AWS allows is /28; VPC CIDRs are /16../28.
+# https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
+VPC_MIN_PREFIX: Final = 16
+SUBNET_MAX_PREFIX: Final = 28

@@ -1,0 +1,168 @@
+"""Loading the region defaults file and merging it with a region's overrides from the CR.
+
+Precedence, lowest first: the file's `common`, the file's `regions.<name>`, the CR's `spec.regions[i]`.
+The result is a fully resolved RegionSettings, so builders never deal with "maybe set" values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
+from .errors import DefaultsError, SpecValidationError
+from .spec import RegionSpec
+
+DEFAULTS_ENV = "REGIONAL_OPERATOR_DEFAULTS"
+
+
+class _Layer(BaseModel):
+    """One layer of defaults; same camelCase keys as the CR so the file reads like a region override."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    availability_zones: list[str] | None = None
+    waf_blocked_countries: list[str] | None = None
+    waf_rate_limit_per_5min: int | None = Field(default=None, alias="wafRateLimitPer5Min", ge=100)
+    log_retention_days: int | None = None
+    database: dict[str, Any] | None = None
+    lambda_: dict[str, Any] | None = Field(default=None, alias="lambda")
+    fargate: dict[str, Any] | None = None
+    alarm_thresholds: dict[str, float] | None = None
+    payments_api_endpoint: str | None = None
+
+
+class RegionDefaults(BaseModel):
+    """The parsed defaults file."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    version: str
+    common: _Layer
+    regions: dict[str, _Layer] = {}
+
+
+@dataclass(frozen=True)
+class RegionSettings:
+    """Everything region-specific, fully resolved. `index` is the region's position in spec.regions (for errors)."""
+
+    index: int
+    availability_zones: tuple[str, ...]
+    waf_blocked_countries: tuple[str, ...]
+    waf_rate_limit_per_5min: int
+    log_retention_days: int
+    db_instance_class: str
+    db_allocated_storage_gib: int
+    lambda_memory_mb: int
+    lambda_timeout_seconds: int
+    lambda_reserved_concurrency: int
+    fargate_cpu: int
+    fargate_memory: int
+    fargate_desired_count: int
+    thresholds: dict[str, float]
+    payments_api_endpoint: str
+
+
+def load_defaults(path: str | Path | None = None) -> RegionDefaults:
+    """Load the defaults: an explicit path, else $REGIONAL_OPERATOR_DEFAULTS, else the file shipped in the package."""
+    chosen = path or os.environ.get(DEFAULTS_ENV)
+    if chosen:
+        text = Path(chosen).read_text(encoding="utf-8")
+    else:
+        text = resources.files("regional_operator").joinpath("data/region-defaults.yaml").read_text("utf-8")
+    return parse_defaults(text)
+
+
+def parse_defaults(text: str) -> RegionDefaults:
+    try:
+        return RegionDefaults.model_validate(yaml.safe_load(text))
+    except (ValidationError, yaml.YAMLError) as err:
+        raise DefaultsError(f"region defaults file is invalid: {err}") from None
+
+
+def _pick(field: str, index: int, *layers: Any) -> Any:
+    """The highest-precedence non-None value among layers (dicts or None), or a SpecValidationError."""
+    for layer in reversed(layers):
+        if layer is not None and layer.get(field) is not None:
+            return layer[field]
+    raise SpecValidationError(
+        f"spec.regions[{index}].{field}", "no value in the CR and none in the region defaults for this region"
+    )
+
+
+def resolve_region(defaults: RegionDefaults, region: RegionSpec, index: int) -> RegionSettings:
+    """Merge common -> file region -> CR region into one RegionSettings."""
+    common = defaults.common.model_dump(by_alias=True, exclude_none=True)
+    file_region = defaults.regions.get(region.name)
+    per_file = file_region.model_dump(by_alias=True, exclude_none=True) if file_region else {}
+    cr = region.model_dump(by_alias=True, exclude_none=True)
+
+    def nested(key: str) -> list[dict[str, Any] | None]:
+        return [common.get(key), per_file.get(key), cr.get(key)]
+
+    def top(field: str) -> Any:
+        return _pick(field, index, common, per_file, cr)
+
+    thresholds: dict[str, float] = {}
+    for layer in nested("alarmThresholds"):
+        thresholds.update(layer or {})
+    settings = RegionSettings(
+        index=index,
+        availability_zones=tuple(top("availabilityZones")),
+        waf_blocked_countries=tuple(top("wafBlockedCountries")),
+        waf_rate_limit_per_5min=int(top("wafRateLimitPer5Min")),
+        log_retention_days=int(top("logRetentionDays")),
+        db_instance_class=str(_pick("instanceClass", index, *nested("database"))),
+        db_allocated_storage_gib=int(_pick("allocatedStorageGiB", index, *nested("database"))),
+        lambda_memory_mb=int(_pick("memoryMb", index, *nested("lambda"))),
+        lambda_timeout_seconds=int(_pick("timeoutSeconds", index, *nested("lambda"))),
+        lambda_reserved_concurrency=int(_pick("reservedConcurrency", index, *nested("lambda"))),
+        fargate_cpu=int(_pick("cpu", index, *nested("fargate"))),
+        fargate_memory=int(_pick("memory", index, *nested("fargate"))),
+        fargate_desired_count=int(_pick("desiredCount", index, *nested("fargate"))),
+        thresholds=thresholds,
+        payments_api_endpoint=str(top("paymentsApiEndpoint")),
+    )
+    _check_settings(settings, region.name)
+    return settings
+
+
+THRESHOLD_KEYS = (
+    "rdsCpuPercent", "rdsFreeStorageBytes", "rdsConnections", "lambdaErrors", "lambdaThrottles",
+    "lambdaDurationP99Ms", "alb5xxCount", "albTargetP99LatencySeconds", "dynamodbThrottles",
+    "dynamodbReplicationLatencyMs",
+)
+
+
+def _check_settings(settings: RegionSettings, region: str) -> None:
+    """Rules on the merged values: a CR can pass CEL yet combine badly with the defaults (e.g. cpu from one layer,
+    memory from another)."""
+    at = f"spec.regions[{settings.index}]"
+    if settings.fargate_cpu not in FARGATE_SIZES or settings.fargate_memory not in FARGATE_SIZES[settings.fargate_cpu]:
+        raise SpecValidationError(
+            f"{at}.fargate", f"cpu {settings.fargate_cpu} with memory {settings.fargate_memory} MiB is not a Fargate size"
+        )
+    if len(settings.availability_zones) != 3 or len(set(settings.availability_zones)) != 3:
+        raise SpecValidationError(f"{at}.availabilityZones", "exactly 3 distinct zones are required")
+    for zone in settings.availability_zones:
+        if not zone.startswith(region):
+            raise SpecValidationError(f"{at}.availabilityZones", f"{zone!r} is not a zone of {region}")
+    for code in settings.waf_blocked_countries:
+        if code not in ISO_3166_ALPHA2:
+            raise SpecValidationError(f"{at}.wafBlockedCountries", f"{code!r} is not an ISO 3166-1 alpha-2 code")
+    for key in THRESHOLD_KEYS:
+        if key not in settings.thresholds:
+            raise SpecValidationError(f"{at}.alarmThresholds.{key}", "no value in the CR or the region defaults")
+        if settings.thresholds[key] <= 0:
+            raise SpecValidationError(f"{at}.alarmThresholds.{key}", "must be positive")
+    if not settings.payments_api_endpoint.startswith("https://"):
+        raise SpecValidationError(f"{at}.paymentsApiEndpoint", "must be an https:// URL")

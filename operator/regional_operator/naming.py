@@ -1,0 +1,111 @@
+"""The one place names are made. Every AWS-facing name is `<type>-<environmentSuffix>-<regioncode>` (or without
+the region code for global things), checked against the limit of the AWS field it becomes.
+
+The MR's Kubernetes name is the same string, so `kubectl get` shows what AWS shows, and for the kinds whose
+AWS identity is a name (buckets, roles, functions, queues, DB identifiers...) Crossplane's external name is it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Final
+
+from .aws_facts import NAME_LIMITS, REGION_DIRECTION_CODES
+from .errors import SpecValidationError
+
+REGION_PATTERN: Final = re.compile(
+    r"^(?P<area>[a-z]{2})-(?P<gov>gov-)?(?P<dir>" + "|".join(REGION_DIRECTION_CODES) + r")-(?P<num>[1-9])$"
+)
+SUFFIX_PATTERN: Final = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+# Longest region code: area (2) + gov marker (1) + direction (2) + digit (1).
+MAX_REGION_CODE_LENGTH: Final = 6
+UNIQUE_TOKEN_LENGTH: Final = 8
+
+# (type prefix, AWS field limit key, regional?, carries the unique token?) for every AWS-facing name template.
+# The longest allowed environmentSuffix is derived from these, so adding a template can only tighten it.
+NAME_TEMPLATES: Final[dict[str, tuple[str, str, bool, bool]]] = {
+    "alb": ("alb", "elbv2-lb", True, False),
+    "target-group": ("tg", "elbv2-target-group", True, False),
+    "database": ("payments-db", "rds-identifier", True, False),
+    "db-subnet-group": ("payments-db", "rds-identifier", True, False),
+    "uploads-bucket": ("uploads", "s3-bucket", True, True),
+    "artifacts-bucket": ("artifacts", "s3-bucket", True, True),
+    "lambda-role": ("payments-lambda", "iam-role", True, False),
+    "ecs-execution-role": ("ecs-exec", "iam-role", True, False),
+    "ecs-task-role": ("ecs-task", "iam-role", True, False),
+    "replication-role": ("s3-replication", "iam-role", True, False),
+    "lambda-function": ("payments-processor", "lambda-function", True, False),
+    "queue": ("payments", "sqs-queue", True, False),
+    "dead-letter-queue": ("payments-dlq", "sqs-queue", True, False),
+}
+
+
+def region_code(region: str) -> str:
+    """Short, unambiguous region code: us-east-1 -> use1, us-gov-west-1 -> usgw1, ap-southeast-2 -> apse2."""
+    match = REGION_PATTERN.match(region)
+    if match is None:
+        raise SpecValidationError("spec.regions[].name", f"{region!r} is not an AWS region name like us-east-1")
+    gov = "g" if match["gov"] else ""
+    return f"{match['area']}{gov}{REGION_DIRECTION_CODES[match['dir']]}{match['num']}"
+
+
+def unique_token(namespace: str, name: str) -> str:
+    """Stable 8-hex token from the CR's identity: S3 names are global, so two CRs must never pick the same one."""
+    return hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:UNIQUE_TOKEN_LENGTH]
+
+
+def max_suffix_length() -> int:
+    """The longest environmentSuffix every template can carry with the longest region code."""
+    best = NAME_LIMITS["k8s-name"]
+    for prefix, limit_key, regional, unique in NAME_TEMPLATES.values():
+        fixed = len(prefix) + 1
+        if regional:
+            fixed += 1 + MAX_REGION_CODE_LENGTH
+        if unique:
+            fixed += 1 + UNIQUE_TOKEN_LENGTH
+        best = min(best, NAME_LIMITS[limit_key] - fixed)
+    return best
+
+
+class Namer:
+    """Builds every name of one RegionalDeployment; raises SpecValidationError rather than emit a name AWS refuses."""
+
+    def __init__(self, suffix: str, namespace: str, cr_name: str) -> None:
+        if not SUFFIX_PATTERN.match(suffix):
+            raise SpecValidationError(
+                "spec.environmentSuffix", "must be lowercase letters, digits and '-', starting and ending alphanumeric"
+            )
+        if len(suffix) > max_suffix_length():
+            raise SpecValidationError(
+                "spec.environmentSuffix", f"must be at most {max_suffix_length()} characters (ALB name limit 32)"
+            )
+        self.suffix = suffix
+        self.token = unique_token(namespace, cr_name)
+
+    def named(self, template: str, region: str | None = None) -> str:
+        """A name from NAME_TEMPLATES, checked against the AWS limit of its field."""
+        prefix, limit_key, regional, unique = NAME_TEMPLATES[template]
+        name = self.regional(prefix, region) if regional and region else self.global_(prefix)
+        if unique:
+            name = f"{name}-{self.token}"
+        if len(name) > NAME_LIMITS[limit_key]:
+            raise SpecValidationError(
+                "spec.environmentSuffix", f"name {name!r} exceeds the AWS {limit_key} limit of {NAME_LIMITS[limit_key]}"
+            )
+        return name
+
+    def regional(self, prefix: str, region: str) -> str:
+        """`<prefix>-<suffix>-<regioncode>` for a resource that lives in one region."""
+        return self._checked(f"{prefix}-{self.suffix}-{region_code(region)}")
+
+    def global_(self, prefix: str) -> str:
+        """`<prefix>-<suffix>` for a resource that spans regions (the sessions and ledger global tables)."""
+        return self._checked(f"{prefix}-{self.suffix}")
+
+    @staticmethod
+    def _checked(name: str) -> str:
+        if len(name) > NAME_LIMITS["k8s-name"]:
+            raise SpecValidationError("spec.environmentSuffix", f"name {name!r} exceeds 253 characters")
+        return name

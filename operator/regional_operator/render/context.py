@@ -1,0 +1,173 @@
+"""The render context: the parsed spec, resolved per-region settings, names, observed state, and the one helper
+that builds the common shell of every managed resource (builders only add `forProvider` fields)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ..defaults import RegionDefaults, RegionSettings, resolve_region
+from ..errors import SpecValidationError
+from ..naming import Namer, region_code
+from ..spec import RegionalDeploymentSpec
+from .kinds import kind as kind_of
+from .observed import Observed
+
+MANAGED_BY: Final = "regional-operator"
+LABEL_PREFIX: Final = "platform.regional.io"
+LABEL_DEPLOYMENT: Final = f"{LABEL_PREFIX}/deployment"
+LABEL_REGION: Final = f"{LABEL_PREFIX}/region"
+LABEL_COMPONENT: Final = f"{LABEL_PREFIX}/component"
+LABEL_TIER: Final = f"{LABEL_PREFIX}/deletion-tier"
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+EXTERNAL_NAME: Final = "crossplane.io/external-name"
+FULL_MANAGEMENT: Final = ["*"]
+RETAIN_MANAGEMENT: Final = ["Observe", "Create", "Update", "LateInitialize"]
+SUBNET_EXTRA_BITS: Final = 3  # the VPC is cut into 8 equal blocks: 3 public, 3 private, 2 spare
+
+
+@dataclass(frozen=True)
+class Region:
+    """One region of the deployment with everything builders need already resolved."""
+
+    name: str
+    code: str
+    primary: bool
+    settings: RegionSettings
+    vpc_cidr: ipaddress.IPv4Network
+    public_subnets: tuple[ipaddress.IPv4Network, ...]
+    private_subnets: tuple[ipaddress.IPv4Network, ...]
+
+    @property
+    def index(self) -> int:
+        return self.settings.index
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A dependent MR not rendered yet because an input only the provider can report is missing."""
+
+    kind: str
+    name: str
+    waits_for: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name} waits for {self.waits_for}"
+
+
+def carve_subnets(cidr: str, index: int) -> tuple[ipaddress.IPv4Network, tuple[ipaddress.IPv4Network, ...],
+                                                   tuple[ipaddress.IPv4Network, ...]]:
+    """Split a VPC CIDR into 3 public and 3 private subnets (blocks 0-2 and 4-6 of 8)."""
+    at = f"spec.regions[{index}].vpcCidr"
+    try:
+        network = ipaddress.IPv4Network(cidr, strict=True)
+    except ValueError as err:
+        raise SpecValidationError(at, f"{cidr!r} is not a valid IPv4 CIDR ({err})") from None
+    if not 16 <= network.prefixlen <= 24:
+        raise SpecValidationError(at, f"prefix /{network.prefixlen} must be between /16 and /24 to carve 6 subnets")
+    if not network.is_private:
+        raise SpecValidationError(at, f"{cidr} is not a private (RFC 1918) range")
+    blocks = list(network.subnets(prefixlen_diff=SUBNET_EXTRA_BITS))
+    return network, tuple(blocks[0:3]), tuple(blocks[4:7])
+
+
+class RenderContext:
+    """Shared, read-only inputs of one render plus the list of pending dependents it collects."""
+
+    def __init__(self, spec: RegionalDeploymentSpec, defaults: RegionDefaults, *, namespace: str, name: str,
+                 observed: Observed) -> None:
+        self.spec = spec
+        self.namespace = namespace
+        self.cr_name = name
+        self.observed = observed
+        self.names = Namer(spec.environment_suffix, namespace, name)
+        self.pending: list[Pending] = []
+        regions = []
+        for i, r in enumerate(spec.regions):
+            network, public, private = carve_subnets(r.vpc_cidr, i)
+            regions.append(Region(r.name, region_code(r.name), r.primary, resolve_region(defaults, r, i),
+                                  network, public, private))
+        _check_no_overlap(regions)
+        self.regions: tuple[Region, ...] = tuple(regions)
+        self.primary = next(r for r in regions if r.primary)
+        self.secondaries = tuple(r for r in regions if not r.primary)
+
+    def region(self, name: str) -> Region:
+        return next(r for r in self.regions if r.name == name)
+
+    def tags(self, region: Region | None, name: str) -> dict[str, str]:
+        """The tags every taggable resource carries."""
+        return {
+            "Name": name,
+            "Environment": self.spec.environment,
+            "Region": region.name if region else "global",
+            "CostCenter": self.spec.cost_center,
+            "ManagedBy": MANAGED_BY,
+            "RegionalDeployment": f"{self.namespace}/{self.cr_name}",
+        }
+
+    def observed_value(self, kind: str, name: str, attribute: str, *, needed_by: tuple[str, str]) -> str | None:
+        """`status.atProvider.<attribute>` of another MR, or None after recording what `needed_by` waits for."""
+        value = self.observed.attribute(kind, name, attribute)
+        if value is None:
+            self.pending.append(Pending(needed_by[0], needed_by[1], f"{kind}/{name} status.atProvider.{attribute}"))
+        return value
+
+    def mr(self, key: str, name: str, *, region: Region, component: str, for_provider: dict[str, Any],
+           external_name: str | None = None, tier: int | None = None, init_provider: dict[str, Any] | None = None,
+           ) -> dict[str, Any]:
+        """The common shell of every MR: apiVersion/kind, name, namespace, labels, region, providerConfigRef,
+        managementPolicies, tags. `external_name` pins the AWS name for kinds identified by name."""
+        k = kind_of(key)
+        forp = dict(for_provider)
+        if k.regional:
+            forp["region"] = region.name
+        if k.taggable:
+            forp["tags"] = self.tags(region, name)
+        retain = self.spec.lifecycle == "Retain" and k.stateful
+        metadata: dict[str, Any] = {
+            "name": name,
+            "namespace": self.namespace,
+            "labels": {
+                LABEL_MANAGED_BY: MANAGED_BY,
+                LABEL_DEPLOYMENT: self.cr_name,
+                LABEL_REGION: region.name,
+                LABEL_COMPONENT: component,
+                LABEL_TIER: str(k.tier if tier is None else tier),
+            },
+        }
+        if external_name is not None:
+            metadata["annotations"] = {EXTERNAL_NAME: external_name}
+        spec: dict[str, Any] = {
+            "forProvider": forp,
+            "providerConfigRef": {"kind": self.spec.provider_config_ref.kind, "name": self.spec.provider_config_ref.name},
+            "managementPolicies": list(RETAIN_MANAGEMENT if retain else FULL_MANAGEMENT),
+        }
+        if init_provider:
+            spec["initProvider"] = init_provider
+        return {"apiVersion": k.api_version, "kind": k.kind, "metadata": metadata, "spec": spec}
+
+
+def _check_no_overlap(regions: list[Region]) -> None:
+    """VPC peering needs disjoint address space; CEL cannot compare CIDRs across list items, so we do."""
+    for i, a in enumerate(regions):
+        for b in regions[:i]:
+            if a.vpc_cidr.overlaps(b.vpc_cidr):
+                raise SpecValidationError(
+                    f"spec.regions[{a.index}].vpcCidr",
+                    f"{a.vpc_cidr} overlaps {b.vpc_cidr} of spec.regions[{b.index}] ({b.name}); peered VPCs need "
+                    "disjoint CIDRs",
+                )
+
+
+def ref(name: str) -> dict[str, str]:
+    """A same-namespace reference to another MR by name (the provider resolves it; works across AWS regions)."""
+    return {"name": name}
+
+
+def policy_json(statements: list[dict[str, Any]]) -> str:
+    """An IAM/resource policy document as the compact, key-sorted JSON string the provider stores."""
+    import json
+
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,93 @@
+"""Names of MRs that more than one builder refers to (a builder's private sub-resources name themselves).
+
+Every name is made by the Namer; this module only says which template or prefix each shared MR uses, so a
+reference in one builder and the object in another cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from .context import Region, RenderContext
+
+
+def vpc(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("vpc", r.name)
+
+
+def subnet(ctx: RenderContext, r: Region, tier: str, az_index: int) -> str:
+    """tier is "public" or "private"; az_index 0..2 (a, b, c)."""
+    return ctx.names.regional(f"subnet-{tier}-{'abc'[az_index]}", r.name)
+
+
+def private_route_table(ctx: RenderContext, r: Region, az_index: int) -> str:
+    return ctx.names.regional(f"rt-private-{'abc'[az_index]}", r.name)
+
+
+def security_group(ctx: RenderContext, r: Region, role: str) -> str:
+    """role: alb, service, database, lambda."""
+    return ctx.names.regional(f"sg-{role}", r.name)
+
+
+def kms_key(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("kms", r.name)
+
+
+def database(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.named("database", r.name)
+
+
+def sessions_table(ctx: RenderContext) -> str:
+    return ctx.names.global_("sessions")
+
+
+def ledger_table(ctx: RenderContext) -> str:
+    return ctx.names.global_("ledger")
+
+
+def uploads_bucket(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.named("uploads-bucket", r.name)
+
+
+def artifacts_bucket(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.named("artifacts-bucket", r.name)
+
+
+def lambda_function(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.named("lambda-function", r.name)
+
+
+def queue(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.named("queue", r.name)
+
+
+def dead_letter_queue(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.named("dead-letter-queue", r.name)
+
+
+def alarm_topic(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("alarms", r.name)
+
+
+def alb(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.named("alb", r.name)
+
+
+def target_group(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.named("target-group", r.name)
+
+
+def ecs_cluster(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("payments-svc", r.name)
+
+
+def ecs_service(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("payments-api", r.name)
+
+
+def peering(ctx: RenderContext, secondary: Region) -> str:
+    """The requester lives in the primary region and is named after the secondary it reaches."""
+    return ctx.names.regional(f"pcx-{ctx.primary.code}", secondary.name)
+
+
+def ssm_path(ctx: RenderContext, r: Region) -> str:
+    """Parameter Store path holding a region's payments configuration (the Lambda reads exactly this path)."""
+    return f"/payments/{ctx.spec.environment_suffix}/{r.name}"

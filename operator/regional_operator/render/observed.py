@@ -1,0 +1,66 @@
+"""What the provider has reported about our MRs: the renderer's only input that is not the spec.
+
+The operator builds it from the live MRs (status.atProvider, conditions); the CLI from a file holding the same
+objects (`kubectl get ... -o yaml`). Values that exist only after AWS creates something (a peering connection id,
+an ALB ARN, a source DB ARN, a queue ARN) are read from here; when one is missing the dependent MR is not
+rendered and the result records what it waits for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ObservedResource:
+    kind: str
+    name: str
+    at_provider: Mapping[str, Any]
+    ready: bool
+    synced: bool
+    generation: int = 0
+
+    def get(self, attribute: str) -> str | None:
+        value = self.at_provider.get(attribute)
+        return value if isinstance(value, str) and value else None
+
+
+def _condition_true(status: Mapping[str, Any], kind: str, generation: int) -> bool:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == kind:
+            fresh = cond.get("observedGeneration") in (None, generation) or generation == 0
+            return bool(cond.get("status") == "True" and fresh)
+    return False
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Observed state keyed by (kind, metadata.name). Empty means "nothing created yet"."""
+
+    resources: Mapping[tuple[str, str], ObservedResource] = field(default_factory=dict)
+
+    @classmethod
+    def from_objects(cls, objects: Iterable[Mapping[str, Any]]) -> Observed:
+        """Build from MR objects as the API server returns them."""
+        found: dict[tuple[str, str], ObservedResource] = {}
+        for obj in objects:
+            meta = obj.get("metadata") or {}
+            status = obj.get("status") or {}
+            generation = int(meta.get("generation") or 0)
+            res = ObservedResource(
+                kind=str(obj.get("kind")),
+                name=str(meta.get("name")),
+                at_provider=status.get("atProvider") or {},
+                ready=_condition_true(status, "Ready", generation),
+                synced=_condition_true(status, "Synced", generation),
+                generation=generation,
+            )
+            found[(res.kind, res.name)] = res
+        return cls(found)
+
+    def attribute(self, kind: str, name: str, attribute: str) -> str | None:
+        """`status.atProvider.<attribute>` of one MR, or None while the provider has not reported it."""
+        res = self.resources.get((kind, name))
+        return res.get(attribute) if res else None

@@ -1,0 +1,176 @@
+"""The typed RegionalDeployment spec, parsed once at the edge; the renderer never touches the raw dict.
+
+The CRD (crds/) refuses most bad input at admission; this model re-checks the same rules (the CLI renders files
+that never saw an API server) and reports the first problem as a SpecValidationError naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from .errors import SpecValidationError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class ProviderConfigRef(_Model):
+    kind: Literal["ClusterProviderConfig", "ProviderConfig"] = "ClusterProviderConfig"
+    name: str = Field(default="default", min_length=1, max_length=253)
+
+
+class AlarmThresholds(_Model):
+    """Every field optional: unset ones come from the region defaults file."""
+
+    rds_cpu_percent: float | None = Field(default=None, gt=0, le=100)
+    rds_free_storage_bytes: float | None = Field(default=None, gt=0)
+    rds_connections: float | None = Field(default=None, gt=0)
+    lambda_errors: float | None = Field(default=None, gt=0)
+    lambda_throttles: float | None = Field(default=None, gt=0)
+    lambda_duration_p99_ms: float | None = Field(default=None, gt=0)
+    alb_5xx_count: float | None = Field(default=None, gt=0, alias="alb5xxCount")
+    alb_target_p99_latency_seconds: float | None = Field(default=None, gt=0)
+    dynamodb_throttles: float | None = Field(default=None, gt=0)
+    dynamodb_replication_latency_ms: float | None = Field(default=None, gt=0)
+
+
+class DatabaseSettings(_Model):
+    instance_class: str | None = Field(default=None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    allocated_storage_gib: int | None = Field(default=None, ge=20, le=65536, alias="allocatedStorageGiB")
+
+
+class LambdaSettings(_Model):
+    memory_mb: int | None = Field(default=None, ge=128, le=10240)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=900)
+    reserved_concurrency: int | None = Field(default=None, ge=0)
+
+
+class FargateSettings(_Model):
+    cpu: int | None = None
+    memory: int | None = None
+    desired_count: int | None = Field(default=None, ge=0, le=100)
+
+
+class RegionSpec(_Model):
+    name: str
+    primary: bool = False
+    vpc_cidr: str
+    availability_zones: list[str] | None = Field(default=None, min_length=3, max_length=3)
+    waf_blocked_countries: list[str] | None = None
+    alarm_thresholds: AlarmThresholds | None = None
+    database: DatabaseSettings | None = None
+    lambda_: LambdaSettings | None = Field(default=None, alias="lambda")
+    fargate: FargateSettings | None = None
+    payments_api_endpoint: str | None = Field(default=None, pattern=r"^https://[^\s]+$")
+
+
+class DatabaseSpec(_Model):
+    engine_version: str = Field(default="16", pattern=r"^[0-9]+(\.[0-9]+)?$")
+    cross_region_replica: bool = True
+
+
+class PaymentsSpec(_Model):
+    active_region: str | None = None
+
+
+class ServiceSpec(_Model):
+    image: str = Field(default="public.ecr.aws/nginx/nginx:1.27", min_length=1)
+    container_port: int = Field(default=8080, ge=1, le=65535)
+    health_check_path: str = Field(default="/healthz", pattern=r"^/")
+
+
+class EdgeSpec(_Model):
+    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:")
+
+
+class UploadsSpec(_Model):
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1)
+    transition_to_infrequent_access_days: int = Field(default=30, ge=30)
+
+
+class RegionalDeploymentSpec(_Model):
+    environment: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    environment_suffix: str
+    cost_center: str = Field(min_length=1, max_length=128)
+    provider_config_ref: ProviderConfigRef = ProviderConfigRef()
+    lifecycle: Literal["Delete", "Retain"] = "Delete"
+    regions: list[RegionSpec] = Field(min_length=2)
+    database: DatabaseSpec = DatabaseSpec()
+    payments: PaymentsSpec = PaymentsSpec()
+    service: ServiceSpec = ServiceSpec()
+    edge: EdgeSpec = EdgeSpec()
+    uploads: UploadsSpec = UploadsSpec()
+
+    @property
+    def primary(self) -> RegionSpec:
+        return next(r for r in self.regions if r.primary)
+
+    @property
+    def secondaries(self) -> list[RegionSpec]:
+        return [r for r in self.regions if not r.primary]
+
+    @property
+    def active_payments_region(self) -> str:
+        return self.payments.active_region or self.primary.name
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = "spec"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def parse_spec(raw: Any) -> RegionalDeploymentSpec:
+    """Parse and check a raw `spec` mapping; the first problem becomes a SpecValidationError naming its field."""
+    if not isinstance(raw, dict):
+        raise SpecValidationError("spec", "must be an object")
+    try:
+        spec = RegionalDeploymentSpec.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise SpecValidationError(_field_path(tuple(first["loc"])), first["msg"]) from None
+    _check_regions(spec)
+    return spec
+
+
+def _check_regions(spec: RegionalDeploymentSpec) -> None:
+    """Cross-field rules the CRD also states in CEL; kept here for the offline CLI."""
+    from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
+    from .naming import REGION_PATTERN
+
+    primaries = [i for i, r in enumerate(spec.regions) if r.primary]
+    if len(primaries) != 1:
+        raise SpecValidationError("spec.regions", f"exactly one region must be primary (found {len(primaries)})")
+    seen: set[str] = set()
+    for i, region in enumerate(spec.regions):
+        if not REGION_PATTERN.match(region.name):
+            raise SpecValidationError(f"spec.regions[{i}].name", f"{region.name!r} is not an AWS region name")
+        if region.name in seen:
+            raise SpecValidationError(f"spec.regions[{i}].name", f"duplicate region {region.name!r}")
+        seen.add(region.name)
+        for j, code in enumerate(region.waf_blocked_countries or []):
+            if code not in ISO_3166_ALPHA2:
+                raise SpecValidationError(
+                    f"spec.regions[{i}].wafBlockedCountries[{j}]", f"{code!r} is not an ISO 3166-1 alpha-2 code"
+                )
+        for j, zone in enumerate(region.availability_zones or []):
+            if not zone.startswith(region.name) or len(zone) != len(region.name) + 1:
+                raise SpecValidationError(
+                    f"spec.regions[{i}].availabilityZones[{j}]", f"{zone!r} is not a zone of {region.name}"
+                )
+        fargate = region.fargate
+        if fargate and fargate.cpu is not None:
+            if fargate.cpu not in FARGATE_SIZES:
+                raise SpecValidationError(f"spec.regions[{i}].fargate.cpu", f"{fargate.cpu} is not a Fargate cpu size")
+            if fargate.memory is not None and fargate.memory not in FARGATE_SIZES[fargate.cpu]:
+                raise SpecValidationError(
+                    f"spec.regions[{i}].fargate.memory",
+                    f"{fargate.memory} MiB is not valid with {fargate.cpu} cpu units",
+                )
+    if spec.payments.active_region is not None and spec.payments.active_region not in seen:
+        raise SpecValidationError("spec.payments.activeRegion", "must name one of spec.regions[].name")
