@@ -92,3 +92,11 @@ REGION_DIRECTION_CODES: Final[dict[str, str]] = {
 # https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
 VPC_MIN_PREFIX: Final = 16
 SUBNET_MAX_PREFIX: Final = 28
+
+# Powertools for AWS Lambda (Python) v3, the AWS-managed public layer (published by account 017000801446 in every
+# commercial region): https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer
+POWERTOOLS_LAYER_ARN: Final = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:18"
+
+# SQS visibility timeout should be at least 6x the function timeout for event source mappings.
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+SQS_VISIBILITY_TIMEOUT_FACTOR: Final = 6

@@ -95,6 +95,8 @@ class UploadsSpec(_Model):
 class RegionalDeploymentSpec(_Model):
     environment: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
     environment_suffix: str
+    # The account every region lives in: key policies and exact IAM resource ARNs need it (least privilege).
+    aws_account_id: str = Field(pattern=r"^[0-9]{12}$")
     cost_center: str = Field(min_length=1, max_length=128)
     provider_config_ref: ProviderConfigRef = ProviderConfigRef()
     lifecycle: Literal["Delete", "Retain"] = "Delete"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults
 from ..spec import parse_spec
 from . import database, edge, keys, links, monitoring, network, payments, service, sessions, uploads
@@ -37,15 +38,17 @@ class RenderResult:
         return out
 
 
-def render(cr: Mapping[str, Any], defaults: RegionDefaults, observed: Observed | None = None) -> RenderResult:
+def render(cr: Mapping[str, Any], defaults: RegionDefaults, observed: Observed | None = None,
+           artifact: LambdaArtifact | None = None) -> RenderResult:
     """Render every MR of a RegionalDeployment object (apiVersion/kind/metadata/spec).
 
-    Raises SpecValidationError (naming the field) for input the CRD could not refuse on its own.
+    Raises SpecValidationError (naming the field) for input the CRD could not refuse on its own. Without an
+    `artifact` the Lambda code object and function are left out (reported as pending).
     """
     meta = cr.get("metadata") or {}
     spec = parse_spec(cr.get("spec"))
     ctx = RenderContext(spec, defaults, namespace=str(meta.get("namespace") or "default"),
-                        name=str(meta.get("name") or ""), observed=observed or Observed())
+                        name=str(meta.get("name") or ""), observed=observed or Observed(), artifact=artifact)
     resources: list[dict[str, Any]] = []
     for build in BUILDERS:
         resources.extend(build(ctx))

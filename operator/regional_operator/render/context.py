@@ -7,6 +7,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults, RegionSettings, resolve_region
 from ..errors import SpecValidationError
 from ..naming import Namer, region_code
@@ -76,8 +77,9 @@ class RenderContext:
     """Shared, read-only inputs of one render plus the list of pending dependents it collects."""
 
     def __init__(self, spec: RegionalDeploymentSpec, defaults: RegionDefaults, *, namespace: str, name: str,
-                 observed: Observed) -> None:
+                 observed: Observed, artifact: LambdaArtifact | None = None) -> None:
         self.spec = spec
+        self.artifact = artifact
         self.namespace = namespace
         self.cr_name = name
         self.observed = observed

@@ -23,8 +23,8 @@ def private_route_table(ctx: RenderContext, r: Region, az_index: int) -> str:
 
 
 def security_group(ctx: RenderContext, r: Region, role: str) -> str:
-    """role: alb, service, database, lambda."""
-    return ctx.names.regional(f"sg-{role}", r.name)
+    """role: alb, service, database, lambda. (AWS refuses security group names starting with "sg-".)"""
+    return ctx.names.regional(f"{role}-sg", r.name)
 
 
 def kms_key(ctx: RenderContext, r: Region) -> str:
@@ -91,3 +91,8 @@ def peering(ctx: RenderContext, secondary: Region) -> str:
 def ssm_path(ctx: RenderContext, r: Region) -> str:
     """Parameter Store path holding a region's payments configuration (the Lambda reads exactly this path)."""
     return f"/payments/{ctx.spec.environment_suffix}/{r.name}"
+
+
+def kms_alias_name(ctx: RenderContext, r: Region) -> str:
+    """The AWS alias of the region's key; used where a field takes a key id/alias but has no Ref (SQS, SNS)."""
+    return f"alias/payments-{ctx.spec.environment_suffix}-{r.code}"

@@ -1,11 +1,170 @@
-"""Builder: network (not written yet)."""
+"""Builder: the per-region network - VPC over 3 AZs, public and private subnets, IGW, one NAT gateway per AZ,
+route tables, NACLs and security groups with explicit rules.
+
+Why one NAT per AZ: an AZ outage must not cut the other AZs' private subnets off (payments run there).
+Why NACLs on top of security groups: a second, stateless fence the security team can audit per subnet tier;
+they allow only what the SGs need, plus ephemeral return ports.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .context import RenderContext
+from . import names
+from .context import Region, RenderContext, ref
+
+COMPONENT = "network"
+ANYWHERE = "0.0.0.0/0"
+POSTGRES_PORT = 5432
+HTTPS_PORT = 443
+HTTP_PORT = 80
+EPHEMERAL = (1024, 65535)
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    return []
+    out: list[dict[str, Any]] = []
+    for r in ctx.regions:
+        out += _vpc_and_subnets(ctx, r)
+        out += _routing(ctx, r)
+        out += _nacls(ctx, r)
+        out += _security_groups(ctx, r)
+    return out
+
+
+def _vpc_and_subnets(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    vpc = names.vpc(ctx, r)
+    out = [ctx.mr("ec2/VPC", vpc, region=r, component=COMPONENT, for_provider={
+        "cidrBlock": str(r.vpc_cidr), "enableDnsHostnames": True, "enableDnsSupport": True,
+    })]
+    for tier, blocks in (("public", r.public_subnets), ("private", r.private_subnets)):
+        for i, (zone, block) in enumerate(zip(r.settings.availability_zones, blocks, strict=True)):
+            out.append(ctx.mr("ec2/Subnet", names.subnet(ctx, r, tier, i), region=r, component=COMPONENT,
+                              for_provider={
+                                  "vpcIdRef": ref(vpc), "cidrBlock": str(block), "availabilityZone": zone,
+                                  # Nothing gets a public IP by launching here: the ALB and NAT carry their own.
+                                  "mapPublicIpOnLaunch": False,
+                              }))
+    return out
+
+
+def _routing(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    vpc = names.vpc(ctx, r)
+    igw = ctx.names.regional("igw", r.name)
+    public_rt = ctx.names.regional("rt-public", r.name)
+    out = [
+        ctx.mr("ec2/InternetGateway", igw, region=r, component=COMPONENT, for_provider={"vpcIdRef": ref(vpc)}),
+        ctx.mr("ec2/RouteTable", public_rt, region=r, component=COMPONENT, for_provider={"vpcIdRef": ref(vpc)}),
+        ctx.mr("ec2/Route", ctx.names.regional("route-public-internet", r.name), region=r, component=COMPONENT,
+               tier=1, for_provider={"routeTableIdRef": ref(public_rt), "destinationCidrBlock": ANYWHERE,
+                                     "gatewayIdRef": ref(igw)}),
+    ]
+    for i in range(3):
+        az = "abc"[i]
+        eip = ctx.names.regional(f"eip-nat-{az}", r.name)
+        nat = ctx.names.regional(f"nat-{az}", r.name)
+        private_rt = names.private_route_table(ctx, r, i)
+        public_subnet = names.subnet(ctx, r, "public", i)
+        private_subnet = names.subnet(ctx, r, "private", i)
+        out += [
+            ctx.mr("ec2/EIP", eip, region=r, component=COMPONENT, for_provider={"domain": "vpc"}),
+            ctx.mr("ec2/NATGateway", nat, region=r, component=COMPONENT, for_provider={
+                "allocationIdRef": ref(eip), "subnetIdRef": ref(public_subnet), "connectivityType": "public",
+            }),
+            ctx.mr("ec2/RouteTable", private_rt, region=r, component=COMPONENT, for_provider={"vpcIdRef": ref(vpc)}),
+            ctx.mr("ec2/Route", ctx.names.regional(f"route-private-{az}-nat", r.name), region=r,
+                   component=COMPONENT, tier=1, for_provider={
+                       "routeTableIdRef": ref(private_rt), "destinationCidrBlock": ANYWHERE,
+                       "natGatewayIdRef": ref(nat)}),
+            ctx.mr("ec2/RouteTableAssociation", ctx.names.regional(f"rta-public-{az}", r.name), region=r,
+                   component=COMPONENT, for_provider={"subnetIdRef": ref(public_subnet),
+                                                      "routeTableIdRef": ref(public_rt)}),
+            ctx.mr("ec2/RouteTableAssociation", ctx.names.regional(f"rta-private-{az}", r.name), region=r,
+                   component=COMPONENT, for_provider={"subnetIdRef": ref(private_subnet),
+                                                      "routeTableIdRef": ref(private_rt)}),
+        ]
+    return out
+
+
+def _peer_cidrs(ctx: RenderContext, r: Region) -> list[str]:
+    """The CIDRs this region talks to over peering: the primary talks to every secondary, a secondary only to the
+    primary (a hub, as the peering builder wires it)."""
+    peers = ctx.secondaries if r.primary else (ctx.primary,)
+    return [str(p.vpc_cidr) for p in peers]
+
+
+def _nacls(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    vpc = names.vpc(ctx, r)
+    internal = [str(r.vpc_cidr), *_peer_cidrs(ctx, r)]
+    tiers: dict[str, list[tuple[bool, str, int, int, str]]] = {
+        # (egress, protocol, from, to, cidr)
+        "public": [
+            (False, "tcp", HTTPS_PORT, HTTPS_PORT, ANYWHERE),
+            (False, "tcp", HTTP_PORT, HTTP_PORT, ANYWHERE),
+            (False, "tcp", *EPHEMERAL, ANYWHERE),  # return traffic of NAT'd and ALB connections
+            (False, "-1", 0, 0, str(r.vpc_cidr)),  # peers never reach the public tier
+            (True, "-1", 0, 0, ANYWHERE),
+        ],
+        "private": [
+            *[(False, "-1", 0, 0, c) for c in internal],
+            (False, "tcp", *EPHEMERAL, ANYWHERE),  # return traffic from the internet through the NAT
+            (True, "-1", 0, 0, ANYWHERE),
+        ],
+    }
+    out: list[dict[str, Any]] = []
+    for tier, rules in tiers.items():
+        nacl = ctx.names.regional(f"nacl-{tier}", r.name)
+        out.append(ctx.mr("ec2/NetworkACL", nacl, region=r, component=COMPONENT, for_provider={
+            "vpcIdRef": ref(vpc), "subnetIdRefs": [ref(names.subnet(ctx, r, tier, i)) for i in range(3)],
+        }))
+        counters = {False: 100, True: 100}
+        for egress, protocol, low, high, cidr in rules:
+            number = counters[egress]
+            counters[egress] += 10
+            direction = "out" if egress else "in"
+            rule: dict[str, Any] = {"networkAclIdRef": ref(nacl), "ruleNumber": number, "egress": egress,
+                                    "protocol": protocol, "ruleAction": "allow", "cidrBlock": cidr}
+            if protocol != "-1":
+                rule |= {"fromPort": low, "toPort": high}
+            out.append(ctx.mr("ec2/NetworkACLRule", ctx.names.regional(f"nacl-{tier}-{direction}-{number}", r.name),
+                              region=r, component=COMPONENT, for_provider=rule))
+    return out
+
+
+def _security_groups(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    vpc = names.vpc(ctx, r)
+    port = ctx.spec.service.container_port
+    sg = {role: names.security_group(ctx, r, role) for role in ("alb", "service", "database", "lambda")}
+    purposes = {
+        "alb": "ALB: HTTPS/HTTP from the internet, to the service only",
+        "service": "ECS service: from the ALB only",
+        "database": "RDS: PostgreSQL from the service and the payments Lambda only",
+        "lambda": "Payments Lambda: to the database and AWS APIs",
+    }
+    out = [ctx.mr("ec2/SecurityGroup", name, region=r, component=COMPONENT, for_provider={
+        "vpcIdRef": ref(vpc), "name": name, "description": purposes[role], "revokeRulesOnDelete": True,
+    }) for role, name in sg.items()]
+    # (sg role, direction, port, peer: ("cidr", value) | ("sg", role), description)
+    rules: list[tuple[str, str, int, tuple[str, str], str]] = [
+        ("alb", "in", HTTPS_PORT, ("cidr", ANYWHERE), "HTTPS from the internet"),
+        ("alb", "in", HTTP_PORT, ("cidr", ANYWHERE), "HTTP from the internet (redirected or served)"),
+        ("alb", "out", port, ("sg", "service"), "to the service tasks"),
+        ("service", "in", port, ("sg", "alb"), "from the ALB"),
+        ("service", "out", POSTGRES_PORT, ("sg", "database"), "to the database"),
+        ("service", "out", HTTPS_PORT, ("cidr", ANYWHERE), "AWS APIs and the payments API over the NAT"),
+        ("database", "in", POSTGRES_PORT, ("sg", "service"), "from the service"),
+        ("database", "in", POSTGRES_PORT, ("sg", "lambda"), "from the payments Lambda"),
+        ("lambda", "out", POSTGRES_PORT, ("sg", "database"), "to the database"),
+        ("lambda", "out", HTTPS_PORT, ("cidr", ANYWHERE), "AWS APIs and the payments API over the NAT"),
+    ]
+    for role, direction, rule_port, (peer_type, peer), description in rules:
+        key = "ec2/SecurityGroupIngressRule" if direction == "in" else "ec2/SecurityGroupEgressRule"
+        peer_label = peer if peer_type == "sg" else "any"
+        fp: dict[str, Any] = {"securityGroupIdRef": ref(sg[role]), "ipProtocol": "tcp", "fromPort": rule_port,
+                              "toPort": rule_port, "description": description}
+        if peer_type == "sg":
+            fp["referencedSecurityGroupIdRef"] = ref(sg[peer])
+        else:
+            fp["cidrIpv4"] = peer
+        name = ctx.names.regional(f"sgr-{role}-{direction}-{rule_port}-{peer_label}", r.name)
+        out.append(ctx.mr(key, name, region=r, component=COMPONENT, for_provider=fp))
+    return out

@@ -1,11 +1,185 @@
-"""Builder: payments (not written yet)."""
+"""Builder: the payments event pipeline per region - SQS queue + DLQ (KMS), the Lambda processor delivered from
+a per-region artifact bucket as an S3 Object, its log group, least-privilege role, SSM configuration and the
+event source mapping.
+
+Active/standby: only the region named by `spec.payments.activeRegion` (default: the primary) has its event source
+mapping enabled; switching it in the CR flips the mappings with no redeploy (see docs/payments.md for the drill).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .context import RenderContext
+from ..aws_facts import LAMBDA_PYTHON_RUNTIME, POWERTOOLS_LAYER_ARN, SQS_VISIBILITY_TIMEOUT_FACTOR
+from . import names
+from .context import Pending, Region, RenderContext, policy_json, ref
+from .storage import hardened_bucket
+
+COMPONENT = "payments"
+HANDLER = "payments.handler.handler"
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+MAX_RECEIVE_COUNT = 5
+BATCH_SIZE = 10
+
+# Lambda in a VPC must create and delete its ENIs; EC2 does not support resource-level permissions for these
+# actions (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions),
+# so Resource "*" is unavoidable. This is the only wildcard in the role, and tests allow-list exactly it.
+VPC_ENI_ACTIONS = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
+                   "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    return []
+    out: list[dict[str, Any]] = []
+    for r in ctx.regions:
+        out += _queues(ctx, r)
+        out += _configuration(ctx, r)
+        out += _identity_and_logs(ctx, r)
+        out += _code_and_function(ctx, r)
+    return out
+
+
+def arn(ctx: RenderContext, service: str, r: Region, resource: str) -> str:
+    """A deterministic ARN in this deployment's account (names are ours, so only the account is needed)."""
+    return f"arn:aws:{service}:{r.name}:{ctx.spec.aws_account_id}:{resource}"
+
+
+def _queues(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    queue, dlq = names.queue(ctx, r), names.dead_letter_queue(ctx, r)
+    visibility = r.settings.lambda_timeout_seconds * SQS_VISIBILITY_TIMEOUT_FACTOR
+    key_alias = names.kms_alias_name(ctx, r)
+    out = [
+        ctx.mr("sqs/Queue", dlq, region=r, component=COMPONENT, external_name=dlq, for_provider={
+            "name": dlq, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": DLQ_RETENTION_SECONDS}),
+        ctx.mr("sqs/Queue", queue, region=r, component=COMPONENT, external_name=queue, for_provider={
+            "name": queue, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": QUEUE_RETENTION_SECONDS,
+            "visibilityTimeoutSeconds": visibility, "receiveWaitTimeSeconds": 20,
+            "redrivePolicy": policy_compact({"deadLetterTargetArn": arn(ctx, "sqs", r, dlq),
+                                             "maxReceiveCount": MAX_RECEIVE_COUNT})}),
+    ]
+    for name in (queue, dlq):
+        out.append(ctx.mr("sqs/QueuePolicy", name, region=r, component=COMPONENT, for_provider={
+            "queueUrlRef": ref(name),
+            "policy": policy_json([{
+                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
+                "Resource": arn(ctx, "sqs", r, name),
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }]),
+        }))
+    return out
+
+
+def policy_compact(doc: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def _configuration(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    """Non-secret configuration in Parameter Store under the region's path (secrets never go to env vars)."""
+    values = {
+        "api-endpoint": r.settings.payments_api_endpoint,
+        "ledger-table": names.ledger_table(ctx),
+        "dlq-url": f"https://sqs.{r.name}.amazonaws.com/{ctx.spec.aws_account_id}/{names.dead_letter_queue(ctx, r)}",
+        "active-region": ctx.spec.active_payments_region,
+    }
+    return [
+        ctx.mr("ssm/Parameter", ctx.names.regional(f"param-{key}", r.name), region=r, component=COMPONENT,
+               external_name=f"{names.ssm_path(ctx, r)}/{key}",
+               for_provider={"type": "String", "insecureValue": value, "tier": "Standard",
+                             "description": f"payments {key} for {r.name}"})
+        for key, value in values.items()
+    ]
+
+
+def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    function = names.lambda_function(ctx, r)
+    role = ctx.names.named("lambda-role", r.name)
+    log_group = f"/aws/lambda/{function}"
+    out = [
+        ctx.mr("cloudwatchlogs/Group", ctx.names.regional("payments-logs", r.name), region=r, component=COMPONENT,
+               external_name=log_group, for_provider={
+                   "retentionInDays": r.settings.log_retention_days, "kmsKeyIdRef": ref(names.kms_key(ctx, r))}),
+        ctx.mr("iam/Role", role, region=r, component=COMPONENT, external_name=role, for_provider={
+            "description": f"payments processor in {r.name}",
+            "assumeRolePolicy": policy_json([{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ctx.spec.aws_account_id}},
+            }]),
+        }),
+    ]
+    key_arn = ctx.observed_value("Key", names.kms_key(ctx, r), "arn", needed_by=("RolePolicy", role))
+    if key_arn is None:
+        return out
+    account = ctx.spec.aws_account_id
+    path = names.ssm_path(ctx, r)
+    statements = [
+        {"Sid": "ConsumeOwnQueue", "Effect": "Allow",
+         "Action": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+         "Resource": arn(ctx, "sqs", r, names.queue(ctx, r))},
+        {"Sid": "DeadLetterRejected", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+         "Resource": arn(ctx, "sqs", r, names.dead_letter_queue(ctx, r))},
+        {"Sid": "WriteOwnLedgerReplica", "Effect": "Allow",
+         "Action": ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+         "Resource": arn(ctx, "dynamodb", r, f"table/{names.ledger_table(ctx)}")},
+        {"Sid": "ReadOwnParameters", "Effect": "Allow",
+         "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+         "Resource": [arn(ctx, "ssm", r, f"parameter{path}"), arn(ctx, "ssm", r, f"parameter{path}/*")]},
+        {"Sid": "UseRegionKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+         "Resource": key_arn},
+        {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": f"arn:aws:logs:{r.name}:{account}:log-group:/aws/lambda/{names.lambda_function(ctx, r)}:*"},
+        {"Sid": "VpcNetworkInterfaces", "Effect": "Allow", "Action": VPC_ENI_ACTIONS, "Resource": "*"},
+    ]
+    out.append(ctx.mr("iam/RolePolicy", role, region=r, component=COMPONENT, for_provider={
+        "roleRef": ref(role), "policy": policy_json(statements)}))
+    return out
+
+
+def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    bucket = names.artifacts_bucket(ctx, r)
+    function = names.lambda_function(ctx, r)
+    out = hardened_bucket(ctx, r, bucket, component=COMPONENT, versioned=False, lifecycle=False)
+    if ctx.artifact is None:
+        ctx.pending.append(Pending("Function", function, "the payments Lambda package (no artifact given)"))
+        return out
+    artifact = ctx.artifact
+    obj = ctx.names.regional("payments-code", r.name)
+    out.append(ctx.mr("s3/Object", obj, region=r, component=COMPONENT, for_provider={
+        "bucketRef": ref(bucket), "key": artifact.key, "contentBase64": artifact.content_base64,
+        "contentType": "application/zip", "serverSideEncryption": "aws:kms",
+        "kmsKeyIdRef": ref(names.kms_key(ctx, r)), "bucketKeyEnabled": True, "forceDestroy": True,
+    }))
+    out.append(ctx.mr("lambda/Function", function, region=r, component=COMPONENT, external_name=function,
+                      for_provider={
+        "runtime": LAMBDA_PYTHON_RUNTIME, "handler": HANDLER, "architectures": ["x86_64"],
+        "s3BucketRef": ref(bucket), "s3Key": artifact.key, "sourceCodeHash": artifact.source_code_hash,
+        "roleRef": ref(ctx.names.named("lambda-role", r.name)),
+        "memorySize": r.settings.lambda_memory_mb, "timeout": r.settings.lambda_timeout_seconds,
+        "reservedConcurrentExecutions": r.settings.lambda_reserved_concurrency,
+        "layers": [POWERTOOLS_LAYER_ARN.format(region=r.name)],
+        "kmsKeyArnRef": ref(names.kms_key(ctx, r)),
+        "tracingConfig": {"mode": "Active"},
+        "loggingConfig": {"logFormat": "JSON", "logGroup": f"/aws/lambda/{function}"},
+        "vpcConfig": {"subnetIdRefs": [ref(names.subnet(ctx, r, "private", i)) for i in range(3)],
+                      "securityGroupIdRefs": [ref(names.security_group(ctx, r, "lambda"))]},
+        "environment": {"variables": {
+            "PAYMENTS_REGION": r.name,
+            "PAYMENTS_API_ENDPOINT": r.settings.payments_api_endpoint,
+            "LEDGER_TABLE": names.ledger_table(ctx),
+            "DLQ_URL": f"https://sqs.{r.name}.amazonaws.com/{ctx.spec.aws_account_id}/{names.dead_letter_queue(ctx, r)}",
+            "CONFIG_PATH": names.ssm_path(ctx, r),
+            "POWERTOOLS_SERVICE_NAME": "payments-processor",
+            "POWERTOOLS_METRICS_NAMESPACE": "Payments",
+        }},
+    }))
+    out.append(ctx.mr("lambda/EventSourceMapping", ctx.names.regional("payments-esm", r.name), region=r,
+                      component=COMPONENT, for_provider={
+        "eventSourceArn": arn(ctx, "sqs", r, names.queue(ctx, r)),
+        "functionNameRef": ref(function),
+        "enabled": r.name == ctx.spec.active_payments_region,
+        "batchSize": BATCH_SIZE, "maximumBatchingWindowInSeconds": 1,
+        "functionResponseTypes": ["ReportBatchItemFailures"],
+        "scalingConfig": {"maximumConcurrency": max(2, r.settings.lambda_reserved_concurrency)},
+    }))
+    return out

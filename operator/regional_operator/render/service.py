@@ -1,11 +1,223 @@
-"""Builder: service (not written yet)."""
+"""Builder: the payments API on ECS Fargate, per region.
+
+Per region: a Cluster, the service's log Group (KMS-encrypted with the region key), an execution role (pulls the
+image, writes logs) and a task role (the application's own identity, no permissions until the app needs some),
+a Fargate TaskDefinition, a Cloud Map private namespace + service (so peers in the VPC find the tasks by DNS),
+and the ECS Service behind the ALB target group in the private subnets.
+
+Three inputs exist only after AWS creates something, and the provider has no Ref for them, so they come from
+observed state and their dependents wait (ctx.pending) rather than render a half-filled object:
+the log Group ARN (execution role policy), the task Role ARN (TaskDefinition.taskRoleArn) and the Cloud Map
+service ARN (ECS Service.serviceRegistries.registryArn).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from typing import Any, Final
 
-from .context import RenderContext
+from . import names
+from .context import Pending, Region, RenderContext, policy_json, ref
+
+COMPONENT: Final = "service"
+CONTAINER_NAME: Final = "payments-api"
+# Any non-root uid:gid; images must not need root (ports >1024, no writes outside /tmp).
+CONTAINER_USER: Final = "1000:1000"
+SCRATCH_PATH: Final = "/tmp"  # noqa: S108 - a task-private ephemeral volume, the only writable path
+DISCOVERY_SERVICE_NAME: Final = "api"
+DISCOVERY_TTL_SECONDS: Final = 10
+HEALTH_CHECK_GRACE_SECONDS: Final = 60
+# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]: a private ECR image needs pull rights.
+_PRIVATE_ECR: Final = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repo>[^:@]+)"
+)
+
+
+def _json(value: Any) -> str:
+    """Compact, key-sorted JSON so the same spec always renders the same bytes (no spurious updates)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _trust_ecs_tasks() -> str:
+    """Only ECS tasks may assume these roles; who may hand a role to a task is governed by iam:PassRole."""
+    return policy_json([{
+        "Effect": "Allow",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }])
+
+
+def log_group_name(ctx: RenderContext, r: Region) -> str:
+    """The AWS name of the service's log group (CloudWatch Logs names may contain '/', MR names may not)."""
+    return f"/ecs/{names.ecs_service(ctx, r)}"
+
+
+def namespace_dns_name(ctx: RenderContext, r: Region) -> str:
+    """Private DNS zone of the region's Cloud Map namespace, unique per environment and region."""
+    return f"payments.{ctx.spec.environment_suffix}.{r.code}.internal"
+
+
+def _execution_policy(ctx: RenderContext, log_group_arn: str) -> str:
+    """Least privilege for the ECS agent: write to exactly this log group; pull only the configured private ECR
+    repository (none for public images). GetAuthorizationToken has no resource-level permissions in IAM."""
+    statements: list[dict[str, Any]] = [{
+        "Sid": "WriteServiceLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{log_group_arn}:*",
+    }]
+    match = _PRIVATE_ECR.match(ctx.spec.service.image)
+    if match:
+        partition = log_group_arn.split(":")[1]
+        statements += [
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Sid": "PullServiceImage",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}",
+            },
+        ]
+    return policy_json(statements)
+
+
+def _container_definitions(ctx: RenderContext, r: Region) -> str:
+    """One hardened container: read-only root, non-root user, no privileges or capabilities, awslogs to our group."""
+    port = ctx.spec.service.container_port
+    return _json([{
+        "name": CONTAINER_NAME,
+        "image": ctx.spec.service.image,
+        "essential": True,
+        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group_name(ctx, r),
+                "awslogs-region": r.name,
+                "awslogs-stream-prefix": CONTAINER_NAME,
+            },
+        },
+        "readonlyRootFilesystem": True,
+        "user": CONTAINER_USER,
+        "privileged": False,
+        "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
+        "mountPoints": [{"sourceVolume": "scratch", "containerPath": SCRATCH_PATH, "readOnly": False}],
+        "environment": [{"name": "PORT", "value": str(port)}],
+    }])
+
+
+def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    cluster = names.ecs_cluster(ctx, r)
+    ecs_service = names.ecs_service(ctx, r)
+    log_group = ctx.names.regional("ecs-logs", r.name)
+    exec_role = ctx.names.named("ecs-execution-role", r.name)
+    task_role = ctx.names.named("ecs-task-role", r.name)
+    exec_policy = ctx.names.regional("ecs-exec-logs", r.name)
+    task_def = ecs_service
+    namespace = ctx.names.regional("discovery", r.name)
+    discovery = ctx.names.regional("discovery-api", r.name)
+
+    out.append(ctx.mr("ecs/Cluster", cluster, region=r, component=COMPONENT, for_provider={
+        "setting": [{"name": "containerInsights", "value": "enabled"}],
+    }))
+    out.append(ctx.mr("cloudwatchlogs/Group", log_group, region=r, component=COMPONENT,
+                      external_name=log_group_name(ctx, r), for_provider={
+                          "retentionInDays": r.settings.log_retention_days,
+                          "kmsKeyIdRef": ref(names.kms_key(ctx, r)),
+                      }))
+    for role, purpose in ((exec_role, "ECS agent: pull the image and write logs"),
+                          (task_role, "payments API tasks (application identity)")):
+        out.append(ctx.mr("iam/Role", role, region=r, component=COMPONENT, for_provider={
+            "assumeRolePolicy": _trust_ecs_tasks(),
+            "description": f"{purpose}, {r.name}",
+            "maxSessionDuration": 3600,
+        }))
+
+    group_arn = ctx.observed_value("Group", log_group, "arn", needed_by=("RolePolicy", exec_policy))
+    if group_arn:
+        out.append(ctx.mr("iam/RolePolicy", exec_policy, region=r, component=COMPONENT, for_provider={
+            "roleRef": ref(exec_role),
+            "policy": _execution_policy(ctx, group_arn),
+        }))
+
+    task_role_arn = ctx.observed_value("Role", task_role, "arn", needed_by=("TaskDefinition", task_def))
+    if task_role_arn:
+        out.append(ctx.mr("ecs/TaskDefinition", task_def, region=r, component=COMPONENT, for_provider={
+            "family": task_def,
+            "cpu": str(r.settings.fargate_cpu),
+            "memory": str(r.settings.fargate_memory),
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
+            "executionRoleArnRef": ref(exec_role),
+            "taskRoleArn": task_role_arn,
+            "containerDefinitions": _container_definitions(ctx, r),
+            "volume": [{"name": "scratch"}],
+        }))
+
+    out.append(ctx.mr("servicediscovery/PrivateDNSNamespace", namespace, region=r, component=COMPONENT,
+                      for_provider={
+                          "name": namespace_dns_name(ctx, r),
+                          "description": f"payments service discovery, {r.name}",
+                          "vpcRef": ref(names.vpc(ctx, r)),
+                      }))
+    out.append(ctx.mr("servicediscovery/Service", discovery, region=r, component=COMPONENT, for_provider={
+        "name": DISCOVERY_SERVICE_NAME,
+        "description": "payments API tasks (A records registered by ECS)",
+        "dnsConfig": {
+            "namespaceIdRef": ref(namespace),
+            "dnsRecords": [{"type": "A", "ttl": DISCOVERY_TTL_SECONDS}],
+            "routingPolicy": "MULTIVALUE",
+        },
+        # ECS reports task health to Cloud Map; AWS fixes the threshold at 1 (the field is deprecated).
+        "healthCheckCustomConfig": {"failureThreshold": 1},
+        "forceDestroy": True,
+    }))
+
+    registry_arn = ctx.observed_value("Service", discovery, "arn", needed_by=("Service", ecs_service))
+    # Without these the tasks could not start or log; waiting avoids a rollout the circuit breaker rolls back.
+    waiting = [dep for dep, ok in ((f"TaskDefinition/{task_def}", task_role_arn),
+                                   (f"RolePolicy/{exec_policy}", group_arn)) if not ok]
+    ctx.pending.extend(Pending("Service", ecs_service, f"{dep} (not rendered yet)") for dep in waiting)
+    if registry_arn and not waiting:
+        out.append(_ecs_service(ctx, r, ecs_service, cluster, task_def, registry_arn))
+    return out
+
+
+def _ecs_service(ctx: RenderContext, r: Region, name: str, cluster: str, task_def: str,
+                 registry_arn: str) -> dict[str, Any]:
+    """Fargate service in the private subnets (no public IP), behind the ALB target group, registered in Cloud
+    Map; a failed deployment rolls back by itself."""
+    return ctx.mr("ecs/Service", name, region=r, component=COMPONENT, for_provider={
+        "launchType": "FARGATE",
+        "clusterRef": ref(cluster),
+        "taskDefinitionRef": ref(task_def),
+        "desiredCount": r.settings.fargate_desired_count,
+        "networkConfiguration": {
+            "subnetRefs": [ref(names.subnet(ctx, r, "private", i)) for i in range(3)],
+            "securityGroupRefs": [ref(names.security_group(ctx, r, "service"))],
+            "assignPublicIp": False,
+        },
+        "loadBalancer": [{
+            "targetGroupArnRef": ref(names.target_group(ctx, r)),
+            "containerName": CONTAINER_NAME,
+            "containerPort": ctx.spec.service.container_port,
+        }],
+        "serviceRegistries": {"registryArn": registry_arn},
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "deploymentMinimumHealthyPercent": 100,
+        "deploymentMaximumPercent": 200,
+        "healthCheckGracePeriodSeconds": HEALTH_CHECK_GRACE_SECONDS,
+        "enableExecuteCommand": False,
+        "enableEcsManagedTags": True,
+        "propagateTags": "SERVICE",
+    })
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    return []
+    out: list[dict[str, Any]] = []
+    for r in ctx.regions:
+        out.extend(_region(ctx, r))
+    return out
