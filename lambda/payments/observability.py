@@ -50,12 +50,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, separators=(",", ":"), default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is at emit time (runtime or test capture may swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def configure_logger(region: str, level: str = "INFO", stream: TextIO | None = None) -> logging.Logger:
     """Return the ``payments`` logger writing JSON to ``stream`` (stdout), replacing old handlers."""
     logger = logging.getLogger("payments")
     for old in list(logger.handlers):
         logger.removeHandler(old)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stdout)
+    handler = logging.StreamHandler(stream) if stream is not None else _StdoutHandler()
     handler.setFormatter(JsonFormatter({"region": region}))
     logger.addHandler(handler)
     logger.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
