@@ -1,11 +1,145 @@
-"""Builder: database (not written yet)."""
+"""Builder: the payments PostgreSQL database, one RDS instance per region in its private subnets.
+
+The primary region holds the writable instance. Each secondary region holds either a cross-region read replica
+of it (`spec.database.crossRegionReplica`, the default) or, with replication off, an independent instance
+configured like the primary.
+
+Provider facts that shape this module (provider-upjet-aws v2.6.0, checked in its source):
+- `rds` `Instance` takes its identity from the provider (external name = DbiResourceId), so the AWS identifier is
+  pinned with `forProvider.identifier`, never with the external-name annotation (the provider would overwrite it
+  and the next apply would fight over it).
+- A cross-region replica needs the source instance ARN in `replicateSourceDb`; `replicateSourceDbRef` copies
+  the identifier, which only works inside one region. The ARN exists only once AWS created the primary, so the
+  replica waits for it (a Pending is recorded) instead of being rendered with a guess.
+- `performanceInsightsKmsKeyId` must be a key ARN (the provider validates it) and can never be changed once
+  set, while its Ref copies the key id. So the instance waits for the region key's observed ARN rather than
+  being created with the AWS-managed key and stuck with it. `kmsKeyIdRef` (storage) does copy the ARN.
+- Credentials never pass through the CR: `manageMasterUserPassword` lets RDS keep the master password in Secrets
+  Manager, encrypted with the region's key.
+- A replica takes no username/password/engine/storage size (inherited from the source), cannot have a final
+  snapshot, and is deleted before its source (deletion tier 1 < the primary's 2).
+- Turning replication off for an existing replica is not a promotion path: the standalone shape sets `username`,
+  which the provider can only change by replacing the instance, and upjet refuses replacements. Promotion is
+  a runbook step.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from .context import RenderContext
+from . import names
+from .context import Region, RenderContext, ref
+
+COMPONENT: Final = "database"
+ENGINE: Final = "postgres"
+MASTER_USERNAME: Final = "payments_admin"
+DB_NAME: Final = "payments"
+PORT: Final = 5432
+STORAGE_TYPE: Final = "gp3"
+# A read replica's source must keep automated backups (retention > 0); 7 days is the minimum we accept anywhere.
+BACKUP_RETENTION_DAYS: Final = 7
+PERFORMANCE_INSIGHTS_RETENTION_DAYS: Final = 7  # the free tier; 731 or multiples of 31 cost extra
+BACKUP_WINDOW: Final = "03:00-04:00"
+MAINTENANCE_WINDOW: Final = "sun:04:30-sun:05:30"  # after the backup window, never overlapping it
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    return []
+    out: list[dict[str, Any]] = []
+    for r in ctx.regions:
+        out.append(subnet_group(ctx, r))
+        if r.primary or not ctx.spec.database.cross_region_replica:
+            instance = standalone_instance(ctx, r)
+        else:
+            instance = replica_instance(ctx, r)
+        if instance is not None:
+            out.append(instance)
+    return out
+
+
+def subnet_group_name(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.named("db-subnet-group", r.name)
+
+
+def subnet_group(ctx: RenderContext, r: Region) -> dict[str, Any]:
+    """The three private subnets: also required by a cross-region replica, which otherwise lands in the default
+    VPC's default subnet group."""
+    name = subnet_group_name(ctx, r)
+    return ctx.mr("rds/SubnetGroup", name, region=r, component=COMPONENT, external_name=name, for_provider={
+        "description": f"payments database private subnets in {r.name}",
+        "subnetIdRefs": [ref(names.subnet(ctx, r, "private", i)) for i in range(3)],
+    })
+
+
+def _common(ctx: RenderContext, r: Region, name: str, pi_key_arn: str) -> dict[str, Any]:
+    """Settings every instance shares, replica or not: placement, network exposure, encryption, upkeep."""
+    return {
+        "identifier": name,
+        "instanceClass": r.settings.db_instance_class,
+        "storageType": STORAGE_TYPE,
+        "dbSubnetGroupNameRef": ref(subnet_group_name(ctx, r)),
+        "vpcSecurityGroupIdRefs": [ref(names.security_group(ctx, r, "database"))],
+        "port": PORT,
+        "publiclyAccessible": False,
+        "storageEncrypted": True,
+        "kmsKeyIdRef": ref(names.kms_key(ctx, r)),
+        "performanceInsightsEnabled": True,
+        "performanceInsightsKmsKeyId": pi_key_arn,
+        "performanceInsightsRetentionPeriod": PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+        "deletionProtection": False,
+        "autoMinorVersionUpgrade": True,
+        "copyTagsToSnapshot": True,
+        "applyImmediately": True,
+        "maintenanceWindow": MAINTENANCE_WINDOW,
+    }
+
+
+def _key_arn(ctx: RenderContext, r: Region, needed_by: str) -> str | None:
+    return ctx.observed_value("Key", names.kms_key(ctx, r), "arn", needed_by=("Instance", needed_by))
+
+
+def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
+    """The primary (and, with replication off, each secondary): a writable Multi-AZ instance."""
+    name = names.database(ctx, r)
+    key_arn = _key_arn(ctx, r, name)
+    if key_arn is None:
+        return None
+    retain = ctx.spec.lifecycle == "Retain"
+    for_provider = _common(ctx, r, name, key_arn) | {
+        "engine": ENGINE,
+        "engineVersion": ctx.spec.database.engine_version,
+        "allocatedStorage": r.settings.db_allocated_storage_gib,
+        "dbName": DB_NAME,
+        "username": MASTER_USERNAME,
+        "manageMasterUserPassword": True,
+        "masterUserSecretKmsKeyIdRef": ref(names.kms_key(ctx, r)),
+        "multiAz": True,
+        "backupRetentionPeriod": BACKUP_RETENTION_DAYS,
+        "backupWindow": BACKUP_WINDOW,
+        # Retain: a deliberate delete still leaves a final snapshot and the automated backups behind.
+        "skipFinalSnapshot": not retain,
+        "deleteAutomatedBackups": not retain,
+    }
+    if retain:
+        for_provider["finalSnapshotIdentifier"] = final_snapshot_identifier(name)
+    return ctx.mr("rds/Instance", name, region=r, component=COMPONENT, for_provider=for_provider)
+
+
+def replica_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
+    """A cross-region read replica of the primary, encrypted with this region's key; None until both the source
+    ARN and the local key ARN are observed."""
+    name = names.database(ctx, r)
+    source_arn = ctx.observed_value("Instance", names.database(ctx, ctx.primary), "arn", needed_by=("Instance", name))
+    key_arn = _key_arn(ctx, r, name)
+    if source_arn is None or key_arn is None:
+        return None
+    for_provider = _common(ctx, r, name, key_arn) | {
+        "replicateSourceDb": source_arn,
+        "multiAz": False,
+        "skipFinalSnapshot": True,  # RDS refuses a final snapshot for a read replica
+    }
+    return ctx.mr("rds/Instance", name, region=r, component=COMPONENT, tier=1, for_provider=for_provider)
+
+
+def final_snapshot_identifier(instance: str) -> str:
+    """Letters, digits and single hyphens, starting with a letter (the instance name already is)."""
+    return f"{instance}-final"

@@ -1,11 +1,159 @@
-"""Builder: edge (not written yet)."""
+"""Builder: the internet edge of each region: ALB, target group, listeners and a WAF web ACL.
+
+The ALB sits in the three public subnets and forwards to an `ip` target group (Fargate tasks register by IP)
+on the container port. With `spec.edge.certificateArn` the ALB serves HTTPS 443 (TLS 1.2+/1.3 policy) and port
+80 only redirects; without one it serves plain HTTP on 80 - acceptable for a test environment only, production
+must set a certificate. Access logs stay off: ALB log delivery needs an SSE-S3 bucket with an ELB-principal
+bucket policy, and every bucket here is KMS-encrypted; enable them with a dedicated bucket when needed.
+
+The WAF rules are the AWS API `Rules` JSON (`ruleJson`, the provider's only way to set rules): the region's geo
+block list, a per-IP rate limit, then the AWS managed rule groups. The association needs the ALB's ARN as a
+literal (the provider's resourceArnRef only points at API Gateway stages), so it waits for the observed ARN.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Final
 
-from .context import RenderContext
+from ..aws_facts import WAF_MANAGED_RULE_GROUPS
+from . import names
+from .context import Region, RenderContext, ref
+
+COMPONENT: Final = "edge"
+# TLS 1.3 + 1.2 with forward-secret AEAD ciphers only; AWS's recommended policy for ALBs.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
+TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+RATE_WINDOW_SECONDS: Final = 300  # the limit in region settings is per 5 minutes
+HEALTHY_HTTP_CODES: Final = "200-399"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _visibility(metric: str) -> dict[str, Any]:
+    return {"CloudWatchMetricsEnabled": True, "MetricName": metric, "SampledRequestsEnabled": True}
+
+
+def waf_rules(r: Region) -> list[dict[str, Any]]:
+    """The region's WAF rules in evaluation order (priority = position, so priorities are unique)."""
+    rules: list[dict[str, Any]] = []
+    countries = sorted(set(r.settings.waf_blocked_countries))
+    if countries:  # GeoMatchStatement refuses an empty list; an empty setting means "block no country"
+        rules.append({
+            "Name": "block-countries",
+            "Action": {"Block": {}},
+            "Statement": {"GeoMatchStatement": {"CountryCodes": countries}},
+        })
+    rules.append({
+        "Name": "rate-limit-per-ip",
+        "Action": {"Block": {}},
+        "Statement": {"RateBasedStatement": {
+            "Limit": r.settings.waf_rate_limit_per_5min,
+            "AggregateKeyType": "IP",
+            "EvaluationWindowSec": RATE_WINDOW_SECONDS,
+        }},
+    })
+    for group in WAF_MANAGED_RULE_GROUPS:
+        rules.append({
+            "Name": group,
+            "OverrideAction": {"None": {}},  # keep each managed rule's own action
+            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": group}},
+        })
+    for priority, rule in enumerate(rules):
+        rule["Priority"] = priority
+        rule["VisibilityConfig"] = _visibility(rule["Name"])
+    return rules
+
+
+def _forward(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    return [{"type": "forward", "targetGroupArnRef": ref(names.target_group(ctx, r))}]
+
+
+def _listeners(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    """HTTPS + redirecting HTTP with a certificate, plain forwarding HTTP without. The HTTP listener keeps its
+    name in both shapes, so adding a certificate later updates it in place."""
+    lb = ref(names.alb(ctx, r))
+    http_name = ctx.names.regional("listener-http", r.name)
+    cert = ctx.spec.edge.certificate_arn
+    if cert is None:
+        return [ctx.mr("elbv2/LBListener", http_name, region=r, component=COMPONENT, for_provider={
+            "loadBalancerArnRef": lb, "port": 80, "protocol": "HTTP", "defaultAction": _forward(ctx, r),
+        })]
+    https = ctx.mr("elbv2/LBListener", ctx.names.regional("listener-https", r.name), region=r, component=COMPONENT,
+                   for_provider={
+                       "loadBalancerArnRef": lb, "port": 443, "protocol": "HTTPS", "certificateArn": cert,
+                       "sslPolicy": TLS_POLICY, "defaultAction": _forward(ctx, r),
+                   })
+    redirect = ctx.mr("elbv2/LBListener", http_name, region=r, component=COMPONENT, for_provider={
+        "loadBalancerArnRef": lb, "port": 80, "protocol": "HTTP",
+        "defaultAction": [{"type": "redirect",
+                           "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}],
+    })
+    return [https, redirect]
+
+
+def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    alb = names.alb(ctx, r)
+    waf = ctx.names.regional("waf", r.name)
+    out = [
+        ctx.mr("elbv2/LB", alb, region=r, component=COMPONENT, for_provider={
+            "name": alb,
+            "loadBalancerType": "application",
+            "internal": False,
+            "ipAddressType": "ipv4",
+            "subnetRefs": [ref(names.subnet(ctx, r, "public", i)) for i in range(3)],
+            "securityGroupRefs": [ref(names.security_group(ctx, r, "alb"))],
+            # the operator owns the lifecycle; deleting the CR must be able to delete the ALB
+            "enableDeletionProtection": False,
+            "dropInvalidHeaderFields": True,
+            "desyncMitigationMode": "defensive",
+            "enableHttp2": True,
+            "enableWafFailOpen": False,
+        }),
+        ctx.mr("elbv2/LBTargetGroup", names.target_group(ctx, r), region=r, component=COMPONENT, for_provider={
+            "name": names.target_group(ctx, r),
+            "targetType": "ip",
+            "port": ctx.spec.service.container_port,
+            "protocol": "HTTP",
+            "protocolVersion": "HTTP1",
+            "vpcIdRef": ref(names.vpc(ctx, r)),
+            "deregistrationDelay": "30",
+            "healthCheck": {
+                "enabled": True,
+                "path": ctx.spec.service.health_check_path,
+                "protocol": "HTTP",
+                "port": "traffic-port",
+                "matcher": HEALTHY_HTTP_CODES,
+                "interval": 15,
+                "timeout": 5,
+                "healthyThreshold": 2,
+                "unhealthyThreshold": 3,
+            },
+        }),
+        *_listeners(ctx, r),
+        ctx.mr("wafv2/WebACL", waf, region=r, component=COMPONENT, for_provider={
+            "name": waf,
+            "description": f"payments ALB protection, {r.name}",
+            "scope": "REGIONAL",
+            "defaultAction": {"allow": {}},
+            "visibilityConfig": {"cloudwatchMetricsEnabled": True, "metricName": waf, "sampledRequestsEnabled": True},
+            "ruleJson": _json(waf_rules(r)),
+        }),
+    ]
+    association = ctx.names.regional("waf-alb", r.name)
+    lb_arn = ctx.observed_value("LB", alb, "arn", needed_by=("WebACLAssociation", association))
+    if lb_arn:
+        out.append(ctx.mr("wafv2/WebACLAssociation", association, region=r, component=COMPONENT, for_provider={
+            "resourceArn": lb_arn,
+            "webAclArnRef": ref(waf),
+        }))
+    return out
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    return []
+    out: list[dict[str, Any]] = []
+    for r in ctx.regions:
+        out.extend(_region(ctx, r))
+    return out

@@ -1,11 +1,162 @@
-"""Builder: monitoring (not written yet)."""
+"""Builder: per-region alarm topic and CloudWatch alarms on the database, Lambda, ALB and DynamoDB.
+
+Each alarm's name says what it watches, never its threshold, so a threshold change in the CR or the defaults file
+is an in-place update of one field of one alarm (no delete/create, no lost alarm history).
+
+`alarmActions` takes the topic ARN as a literal (the provider's alarmActionsRefs points at autoscaling policies,
+not topics); an SNS topic ARN is fully determined by account, region and name, so it is built here and the
+alarms render on the first pass (`okActions` uses okActionsRefs, which does point at topics). Only the ALB alarms
+wait for observed state: their `LoadBalancer` dimension is the ALB's `arnSuffix` (app/<name>/<id>), and the id
+exists only after AWS creates the load balancer.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
-from .context import RenderContext
+from . import names
+from .context import Region, RenderContext, policy_json, ref
+
+COMPONENT: Final = "monitoring"
+PERIOD_SECONDS: Final = 300
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One alarm kind. `source` picks the dimensions; `threshold` is a key of the region's thresholds."""
+
+    slug: str
+    source: str
+    namespace: str
+    metric: str
+    statistic: str  # "p99" style values go to extendedStatistic
+    threshold: str
+    comparison: str
+    evaluation_periods: int
+    datapoints: int
+    why: str
+
+
+_GT, _GE, _LT = "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold"
+ALARMS: Final[tuple[Alarm, ...]] = (
+    Alarm("rds-cpu", "rds", "AWS/RDS", "CPUUtilization", "Average", "rdsCpuPercent", _GT, 3, 3,
+          "database CPU sustained high"),
+    Alarm("rds-free-storage", "rds", "AWS/RDS", "FreeStorageSpace", "Minimum", "rdsFreeStorageBytes", _LT, 1, 1,
+          "database running out of storage"),
+    Alarm("rds-connections", "rds", "AWS/RDS", "DatabaseConnections", "Maximum", "rdsConnections", _GT, 3, 2,
+          "database connections near the instance limit"),
+    Alarm("lambda-errors", "lambda", "AWS/Lambda", "Errors", "Sum", "lambdaErrors", _GE, 1, 1,
+          "payments processor invocations failing"),
+    Alarm("lambda-throttles", "lambda", "AWS/Lambda", "Throttles", "Sum", "lambdaThrottles", _GE, 1, 1,
+          "payments processor throttled (reserved concurrency exhausted)"),
+    Alarm("lambda-duration-p99", "lambda", "AWS/Lambda", "Duration", "p99", "lambdaDurationP99Ms", _GT, 3, 2,
+          "payments processor p99 duration high"),
+    Alarm("alb-5xx", "alb", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", "alb5xxCount", _GE, 1, 1,
+          "load balancer returning 5xx"),
+    Alarm("alb-target-p99", "alb", "AWS/ApplicationELB", "TargetResponseTime", "p99", "albTargetP99LatencySeconds",
+          _GT, 3, 2, "payments API p99 latency high"),
+    Alarm("dynamodb-read-throttles", "dynamodb", "AWS/DynamoDB", "ReadThrottleEvents", "Sum", "dynamodbThrottles",
+          _GE, 1, 1, "sessions table throttling reads"),
+    Alarm("dynamodb-write-throttles", "dynamodb", "AWS/DynamoDB", "WriteThrottleEvents", "Sum", "dynamodbThrottles",
+          _GE, 1, 1, "sessions table throttling writes"),
+)
+REPLICATION = Alarm("dynamodb-replication", "dynamodb", "AWS/DynamoDB", "ReplicationLatency", "Average",
+                    "dynamodbReplicationLatencyMs", _GT, 3, 2, "sessions table replication lagging")
+
+
+def alarm_name(ctx: RenderContext, r: Region, slug: str) -> str:
+    return ctx.names.regional(f"alarm-{slug}", r.name)
+
+
+def topic_arn(ctx: RenderContext, r: Region) -> str:
+    return f"arn:aws:sns:{r.name}:{ctx.spec.aws_account_id}:{names.alarm_topic(ctx, r)}"
+
+
+def _topic_policy(ctx: RenderContext, r: Region) -> str:
+    """Only this deployment's CloudWatch alarms (by account and name pattern, in this region) may publish, and
+    only over TLS. Same-account operators keep their access through IAM; a topic policy need not repeat it."""
+    account, arn = ctx.spec.aws_account_id, topic_arn(ctx, r)
+    return policy_json([
+        {
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{r.name}:{account}:alarm:{alarm_name(ctx, r, '*')}"},
+            },
+        },
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    ])
+
+
+def _alarm(ctx: RenderContext, r: Region, alarm: Alarm, name: str, dimensions: dict[str, str]) -> dict[str, Any]:
+    stat = {"extendedStatistic": alarm.statistic} if alarm.statistic.startswith("p") else {
+        "statistic": alarm.statistic}
+    return ctx.mr("cloudwatch/MetricAlarm", name, region=r, component=COMPONENT, for_provider={
+        "alarmDescription": f"{alarm.why} ({r.name})",
+        "namespace": alarm.namespace,
+        "metricName": alarm.metric,
+        "dimensions": dimensions,
+        **stat,
+        "period": PERIOD_SECONDS,
+        "evaluationPeriods": alarm.evaluation_periods,
+        "datapointsToAlarm": alarm.datapoints,
+        "comparisonOperator": alarm.comparison,
+        "threshold": r.settings.thresholds[alarm.threshold],
+        # no traffic (a quiet standby region) is not an incident; real outages show up in the other alarms
+        "treatMissingData": "notBreaching",
+        "actionsEnabled": True,
+        "alarmActions": [topic_arn(ctx, r)],
+        "okActionsRefs": [ref(names.alarm_topic(ctx, r))],
+    })
+
+
+def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    topic = names.alarm_topic(ctx, r)
+    out = [
+        ctx.mr("sns/Topic", topic, region=r, component=COMPONENT, for_provider={
+            "displayName": f"payments alarms {r.name}",
+            # no Ref field for SNS encryption: the region key's alias (made by the keys builder, whose key policy
+            # lets cloudwatch.amazonaws.com use the key to publish)
+            "kmsMasterKeyId": names.kms_alias_name(ctx, r),
+        }),
+        ctx.mr("sns/TopicPolicy", ctx.names.regional("alarms-policy", r.name), region=r, component=COMPONENT,
+               for_provider={"arnRef": ref(topic), "policy": _topic_policy(ctx, r)}),
+    ]
+
+    sources = {
+        "rds": {"DBInstanceIdentifier": names.database(ctx, r)},
+        "lambda": {"FunctionName": names.lambda_function(ctx, r)},
+        "dynamodb": {"TableName": names.sessions_table(ctx)},
+    }
+    planned: list[tuple[Alarm, str, dict[str, str]]] = [(a, alarm_name(ctx, r, a.slug), {}) for a in ALARMS]
+    # DynamoDB reports replication latency in the sending region, per receiving region: one alarm per peer.
+    planned += [(REPLICATION, alarm_name(ctx, r, f"{REPLICATION.slug}-{other.code}"), {"ReceivingRegion": other.name})
+                for other in ctx.regions if other is not r]
+    for alarm, name, extra in planned:
+        dimensions = {**sources.get(alarm.source, {}), **extra}
+        if alarm.source == "alb":
+            suffix = ctx.observed_value("LB", names.alb(ctx, r), "arnSuffix", needed_by=("MetricAlarm", name))
+            if suffix is None:
+                continue
+            dimensions["LoadBalancer"] = suffix
+        out.append(_alarm(ctx, r, alarm, name, dimensions))
+    return out
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    return []
+    out: list[dict[str, Any]] = []
+    for r in ctx.regions:
+        out.extend(_region(ctx, r))
+    return out

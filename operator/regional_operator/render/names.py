@@ -89,8 +89,9 @@ def peering(ctx: RenderContext, secondary: Region) -> str:
 
 
 def ssm_path(ctx: RenderContext, r: Region) -> str:
-    """Parameter Store path holding a region's payments configuration (the Lambda reads exactly this path)."""
-    return f"/payments/{ctx.spec.environment_suffix}/{r.name}"
+    """Parameter Store path holding a region's payments configuration (the Lambda reads exactly this path;
+    it ends in '/' as the handler's CONFIG_PATH must)."""
+    return f"/payments/{ctx.spec.environment_suffix}/{r.name}/"
 
 
 def kms_alias_name(ctx: RenderContext, r: Region) -> str:

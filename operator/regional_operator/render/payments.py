@@ -16,7 +16,7 @@ from .context import Pending, Region, RenderContext, policy_json, ref
 from .storage import hardened_bucket
 
 COMPONENT = "payments"
-HANDLER = "payments.handler.handler"
+HANDLER = "payments.handler.lambda_handler"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 MAX_RECEIVE_COUNT = 5
@@ -77,18 +77,18 @@ def policy_compact(doc: dict[str, Any]) -> str:
 
 def _configuration(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     """Non-secret configuration in Parameter Store under the region's path (secrets never go to env vars)."""
+    # parameter name (relative to the path, as the handler reads it) -> (MR name part, value)
     values = {
-        "api-endpoint": r.settings.payments_api_endpoint,
-        "ledger-table": names.ledger_table(ctx),
-        "dlq-url": f"https://sqs.{r.name}.amazonaws.com/{ctx.spec.aws_account_id}/{names.dead_letter_queue(ctx, r)}",
-        "active-region": ctx.spec.active_payments_region,
+        "apiEndpoint": ("api-endpoint", r.settings.payments_api_endpoint),
+        "activeRegion": ("active-region", ctx.spec.active_payments_region),
+        "maxReceiveCount": ("max-receive-count", str(MAX_RECEIVE_COUNT)),
     }
     return [
-        ctx.mr("ssm/Parameter", ctx.names.regional(f"param-{key}", r.name), region=r, component=COMPONENT,
-               external_name=f"{names.ssm_path(ctx, r)}/{key}",
+        ctx.mr("ssm/Parameter", ctx.names.regional(f"param-{part}", r.name), region=r, component=COMPONENT,
+               external_name=f"{names.ssm_path(ctx, r)}{key}",
                for_provider={"type": "String", "insecureValue": value, "tier": "Standard",
                              "description": f"payments {key} for {r.name}"})
-        for key, value in values.items()
+        for key, (part, value) in values.items()
     ]
 
 
@@ -124,7 +124,7 @@ def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
          "Resource": arn(ctx, "dynamodb", r, f"table/{names.ledger_table(ctx)}")},
         {"Sid": "ReadOwnParameters", "Effect": "Allow",
          "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-         "Resource": [arn(ctx, "ssm", r, f"parameter{path}"), arn(ctx, "ssm", r, f"parameter{path}/*")]},
+         "Resource": [arn(ctx, "ssm", r, f"parameter{path.rstrip('/')}"), arn(ctx, "ssm", r, f"parameter{path}*")]},
         {"Sid": "UseRegionKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
          "Resource": key_arn},
         {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -5,10 +5,10 @@ image, writes logs) and a task role (the application's own identity, no permissi
 a Fargate TaskDefinition, a Cloud Map private namespace + service (so peers in the VPC find the tasks by DNS),
 and the ECS Service behind the ALB target group in the private subnets.
 
-Three inputs exist only after AWS creates something, and the provider has no Ref for them, so they come from
-observed state and their dependents wait (ctx.pending) rather than render a half-filled object:
-the log Group ARN (execution role policy), the task Role ARN (TaskDefinition.taskRoleArn) and the Cloud Map
-service ARN (ECS Service.serviceRegistries.registryArn).
+Two fields take literal ARNs (no Ref in the provider). The task Role ARN (TaskDefinition.taskRoleArn) and the
+log group ARN (execution policy) are fully determined by account, region and our names, so they are built here.
+The Cloud Map service ARN (ECS Service.serviceRegistries.registryArn) carries an id AWS picks, so it comes from
+observed state and the ECS Service waits for it (ctx.pending) rather than render a half-filled object.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 from typing import Any, Final
 
 from . import names
-from .context import Pending, Region, RenderContext, policy_json, ref
+from .context import Region, RenderContext, policy_json, ref
 
 COMPONENT: Final = "service"
 CONTAINER_NAME: Final = "payments-api"
@@ -39,13 +39,28 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _trust_ecs_tasks() -> str:
-    """Only ECS tasks may assume these roles; who may hand a role to a task is governed by iam:PassRole."""
-    return policy_json([{
+def _arn(ctx: RenderContext, service: str, region: str, resource: str) -> str:
+    """An ARN fully determined by our names (no id chosen by AWS), so nothing needs to be observed."""
+    return f"arn:aws:{service}:{region}:{ctx.spec.aws_account_id}:{resource}"
+
+
+def _trust_ecs_tasks(ctx: RenderContext, r: Region, *, confused_deputy_guard: bool) -> str:
+    """Only ECS tasks may assume these roles; who may hand a role to a task is governed by iam:PassRole.
+    The task role (the application's identity) also pins the calling ECS account and region (aws:SourceAccount /
+    aws:SourceArn), the ECS task-role guide's guard against confused-deputy use. The execution role keeps the
+    plain trust policy of the ECS execution-role guide: a condition the agent's call might not satisfy would stop
+    every task from starting, and this role can only write one log group (and pull one repository) anyway."""
+    statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": "ecs-tasks.amazonaws.com"},
         "Action": "sts:AssumeRole",
-    }])
+    }
+    if confused_deputy_guard:
+        statement["Condition"] = {
+            "StringEquals": {"aws:SourceAccount": ctx.spec.aws_account_id},
+            "ArnLike": {"aws:SourceArn": _arn(ctx, "ecs", r.name, "*")},
+        }
+    return policy_json([statement])
 
 
 def log_group_name(ctx: RenderContext, r: Region) -> str:
@@ -69,14 +84,13 @@ def _execution_policy(ctx: RenderContext, log_group_arn: str) -> str:
     }]
     match = _PRIVATE_ECR.match(ctx.spec.service.image)
     if match:
-        partition = log_group_arn.split(":")[1]
         statements += [
             {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
             {
                 "Sid": "PullServiceImage",
                 "Effect": "Allow",
                 "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Resource": f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}",
+                "Resource": f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}",
             },
         ]
     return policy_json(statements)
@@ -127,35 +141,30 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
                           "retentionInDays": r.settings.log_retention_days,
                           "kmsKeyIdRef": ref(names.kms_key(ctx, r)),
                       }))
-    for role, purpose in ((exec_role, "ECS agent: pull the image and write logs"),
-                          (task_role, "payments API tasks (application identity)")):
+    for role, purpose, guard in ((exec_role, "ECS agent: pull the image and write logs", False),
+                                 (task_role, "payments API tasks (application identity)", True)):
         out.append(ctx.mr("iam/Role", role, region=r, component=COMPONENT, for_provider={
-            "assumeRolePolicy": _trust_ecs_tasks(),
+            "assumeRolePolicy": _trust_ecs_tasks(ctx, r, confused_deputy_guard=guard),
             "description": f"{purpose}, {r.name}",
             "maxSessionDuration": 3600,
         }))
-
-    group_arn = ctx.observed_value("Group", log_group, "arn", needed_by=("RolePolicy", exec_policy))
-    if group_arn:
-        out.append(ctx.mr("iam/RolePolicy", exec_policy, region=r, component=COMPONENT, for_provider={
-            "roleRef": ref(exec_role),
-            "policy": _execution_policy(ctx, group_arn),
-        }))
-
-    task_role_arn = ctx.observed_value("Role", task_role, "arn", needed_by=("TaskDefinition", task_def))
-    if task_role_arn:
-        out.append(ctx.mr("ecs/TaskDefinition", task_def, region=r, component=COMPONENT, for_provider={
-            "family": task_def,
-            "cpu": str(r.settings.fargate_cpu),
-            "memory": str(r.settings.fargate_memory),
-            "networkMode": "awsvpc",
-            "requiresCompatibilities": ["FARGATE"],
-            "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
-            "executionRoleArnRef": ref(exec_role),
-            "taskRoleArn": task_role_arn,
-            "containerDefinitions": _container_definitions(ctx, r),
-            "volume": [{"name": "scratch"}],
-        }))
+    out.append(ctx.mr("iam/RolePolicy", exec_policy, region=r, component=COMPONENT, for_provider={
+        "roleRef": ref(exec_role),
+        "policy": _execution_policy(ctx, _arn(ctx, "logs", r.name, f"log-group:{log_group_name(ctx, r)}")),
+    }))
+    out.append(ctx.mr("ecs/TaskDefinition", task_def, region=r, component=COMPONENT, for_provider={
+        "family": task_def,
+        "cpu": str(r.settings.fargate_cpu),
+        "memory": str(r.settings.fargate_memory),
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
+        "executionRoleArnRef": ref(exec_role),
+        # no Ref field for the task role; an IAM role ARN is arn:aws:iam::<account>:role/<name>
+        "taskRoleArn": f"arn:aws:iam::{ctx.spec.aws_account_id}:role/{task_role}",
+        "containerDefinitions": _container_definitions(ctx, r),
+        "volume": [{"name": "scratch"}],
+    }))
 
     out.append(ctx.mr("servicediscovery/PrivateDNSNamespace", namespace, region=r, component=COMPONENT,
                       for_provider={
@@ -177,16 +186,12 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     }))
 
     registry_arn = ctx.observed_value("Service", discovery, "arn", needed_by=("Service", ecs_service))
-    # Without these the tasks could not start or log; waiting avoids a rollout the circuit breaker rolls back.
-    waiting = [dep for dep, ok in ((f"TaskDefinition/{task_def}", task_role_arn),
-                                   (f"RolePolicy/{exec_policy}", group_arn)) if not ok]
-    ctx.pending.extend(Pending("Service", ecs_service, f"{dep} (not rendered yet)") for dep in waiting)
-    if registry_arn and not waiting:
-        out.append(_ecs_service(ctx, r, ecs_service, cluster, task_def, registry_arn))
+    if registry_arn:
+        out.append(_ecs_service(ctx, r, ecs_service, cluster=cluster, task_def=task_def, registry_arn=registry_arn))
     return out
 
 
-def _ecs_service(ctx: RenderContext, r: Region, name: str, cluster: str, task_def: str,
+def _ecs_service(ctx: RenderContext, r: Region, name: str, *, cluster: str, task_def: str,
                  registry_arn: str) -> dict[str, Any]:
     """Fargate service in the private subnets (no public IP), behind the ALB target group, registered in Cloud
     Map; a failed deployment rolls back by itself."""

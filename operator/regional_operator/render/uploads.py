@@ -1,11 +1,178 @@
-"""Builder: uploads (not written yet)."""
+"""Builder: the uploads bucket in every region and its one-way replication from the primary to each secondary.
+
+Per region: `Bucket` + `BucketVersioning` + `BucketServerSideEncryptionConfiguration` (SSE-KMS with the region's
+own key, bucket keys on) + `BucketLifecycleConfiguration` + `BucketPublicAccessBlock` + `BucketPolicy`. The
+sub-setting MRs share the bucket's name (different kinds) and point at it with `bucketRef`.
+
+Bucket policy: denies any request without TLS, and any PutObject that does not ask for SSE-KMS - clients must
+send `x-amz-server-side-encryption: aws:kms` (SDKs: ServerSideEncryption="aws:kms"; presigned URLs must sign it).
+
+Replication, primary -> every secondary, never back (a secondary is a DR copy, not a writer):
+- an IAM `Role` S3 assumes (trust limited to this account) and a least-privilege `RolePolicy` that names exactly
+  the source bucket, the destination buckets and their keys - KMS Decrypt with the source key, Encrypt and
+  GenerateDataKey with each destination key, each only via S3 in that key's region;
+- one `BucketReplicationConfiguration` on the primary bucket with a rule (filter on every object, distinct
+  priority) per secondary. SSE-KMS objects are selected explicitly and re-encrypted with the destination
+  region's key (`replicaKmsKeyId`).
+- Delete markers are NOT replicated (`deleteMarkerReplication: Disabled`): a delete in the primary, accidental
+  or malicious, does not remove the DR copy; versioning keeps every version on both sides, and lifecycle
+  expires noncurrent versions on each side independently.
+
+Observed values: KMS key ARNs are unpredictable (the key id is random), and both the role policy and
+`replicaKmsKeyId` need them as literals: `replicaKmsKeyIdRef` copies the key id, which S3 would resolve in the
+*source* region. Until every key's ARN is observed, neither the RolePolicy nor the replication configuration is
+rendered (each records a Pending). Bucket ARNs are deterministic (`arn:aws:s3:::<name>`). Versioning, which
+replication requires on both sides, is rendered in the same pass, so nothing else waits.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from .context import RenderContext
+from . import names
+from .context import Pending, Region, RenderContext, policy_json, ref
+
+COMPONENT: Final = "uploads"
+ABORT_INCOMPLETE_MULTIPART_DAYS: Final = 7
+ALL_OBJECTS: Final = {"prefix": ""}  # an explicit filter makes the rules V2 (needed for delete marker settings)
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    return []
+    out: list[dict[str, Any]] = []
+    for r in ctx.regions:
+        out += bucket(ctx, r)
+    if ctx.secondaries:
+        out += replication(ctx)
+    return out
+
+
+def bucket_arn(name: str) -> str:
+    return f"arn:aws:s3:::{name}"
+
+
+def bucket(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    """The bucket and its settings, identical in every region (replicas need the same versioning and fences)."""
+    name = names.uploads_bucket(ctx, r)
+    uploads = ctx.spec.uploads
+
+    def sub(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+        return ctx.mr(f"s3/{kind}", name, region=r, component=COMPONENT,
+                      for_provider={"bucketRef": ref(name)} | settings)
+
+    return [
+        ctx.mr("s3/Bucket", name, region=r, component=COMPONENT, external_name=name, for_provider={
+            # Delete lifecycle: a bucket that still holds objects (and versions) must delete too.
+            "forceDestroy": ctx.spec.lifecycle == "Delete",
+        }),
+        sub("BucketVersioning", {"versioningConfiguration": {"status": "Enabled"}}),
+        sub("BucketServerSideEncryptionConfiguration", {"rule": [{
+            "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
+                                                   "kmsMasterKeyIdRef": ref(names.kms_key(ctx, r))},
+            "bucketKeyEnabled": True,
+        }]}),
+        sub("BucketLifecycleConfiguration", {"rule": [
+            {"id": "current-to-standard-ia", "status": "Enabled", "filter": [dict(ALL_OBJECTS)],
+             "transition": [{"days": uploads.transition_to_infrequent_access_days, "storageClass": "STANDARD_IA"}]},
+            {"id": "expire-noncurrent-versions", "status": "Enabled", "filter": [dict(ALL_OBJECTS)],
+             "noncurrentVersionExpiration": [{"noncurrentDays": uploads.noncurrent_version_expiration_days}]},
+            {"id": "abort-incomplete-multipart-uploads", "status": "Enabled", "filter": [dict(ALL_OBJECTS)],
+             "abortIncompleteMultipartUpload": [{"daysAfterInitiation": ABORT_INCOMPLETE_MULTIPART_DAYS}]},
+        ]}),
+        sub("BucketPublicAccessBlock", {"blockPublicAcls": True, "blockPublicPolicy": True,
+                                        "ignorePublicAcls": True, "restrictPublicBuckets": True}),
+        sub("BucketPolicy", {"policy": bucket_policy(name)}),
+    ]
+
+
+def bucket_policy(name: str) -> str:
+    arn = bucket_arn(name)
+    return policy_json([
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyNonKmsEncryption", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": f"{arn}/*", "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}},
+        {"Sid": "DenyMissingEncryptionHeader", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": f"{arn}/*", "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}}},
+    ])
+
+
+def replication_role_name(ctx: RenderContext) -> str:
+    return ctx.names.named("replication-role", ctx.primary.name)
+
+
+def replication(ctx: RenderContext) -> list[dict[str, Any]]:
+    """Role always; RolePolicy and the replication configuration once every key ARN is observed."""
+    primary, role = ctx.primary, replication_role_name(ctx)
+    source = names.uploads_bucket(ctx, primary)
+    out = [ctx.mr("iam/Role", role, region=primary, component=COMPONENT, external_name=role, for_provider={
+        "description": f"S3 replication of {source} to the secondary regions",
+        "assumeRolePolicy": policy_json([{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.spec.aws_account_id}},
+        }]),
+    })]
+    before = len(ctx.pending)
+    key_arns = {r.name: ctx.observed_value("Key", names.kms_key(ctx, r), "arn", needed_by=("RolePolicy", role))
+                for r in ctx.regions}
+    known = {region: arn for region, arn in key_arns.items() if arn is not None}
+    if len(known) != len(key_arns):
+        for waiting in ctx.pending[before:]:
+            ctx.pending.append(Pending("BucketReplicationConfiguration", source, waiting.waits_for))
+        return out
+    out.append(ctx.mr("iam/RolePolicy", role, region=primary, component=COMPONENT, external_name=role, for_provider={
+        "roleRef": ref(role),
+        "policy": replication_policy(ctx, known),
+    }))
+    out.append(ctx.mr("s3/BucketReplicationConfiguration", source, region=primary, component=COMPONENT, for_provider={
+        "bucketRef": ref(source),
+        "roleRef": ref(role),
+        "rule": [
+            {
+                "id": f"to-{r.name}",
+                "priority": priority,
+                "status": "Enabled",
+                "filter": dict(ALL_OBJECTS),
+                "deleteMarkerReplication": {"status": "Disabled"},
+                "sourceSelectionCriteria": {"sseKmsEncryptedObjects": {"status": "Enabled"}},
+                "destination": {
+                    "bucketRef": ref(names.uploads_bucket(ctx, r)),
+                    "encryptionConfiguration": {"replicaKmsKeyId": known[r.name]},
+                },
+            }
+            for priority, r in enumerate(ctx.secondaries, start=1)
+        ],
+    }))
+    return out
+
+
+def _kms_conditions(region: str, bucket: str) -> dict[str, Any]:
+    """Use the key only through S3 in its region, and only for this bucket's objects (object ARN without bucket
+    keys, bucket ARN with them)."""
+    arn = bucket_arn(bucket)
+    return {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [arn, f"{arn}/*"]}}
+
+
+def replication_policy(ctx: RenderContext, key_arns: dict[str, str]) -> str:
+    """Least privilege for S3 replication: every Resource is an exact bucket, object path or key ARN."""
+    primary = ctx.primary
+    source = names.uploads_bucket(ctx, primary)
+    destinations = [(r, names.uploads_bucket(ctx, r)) for r in ctx.secondaries]
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ReadSourceReplicationConfiguration", "Effect": "Allow",
+         "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": bucket_arn(source)},
+        {"Sid": "ReadSourceObjectVersions", "Effect": "Allow",
+         "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+         "Resource": f"{bucket_arn(source)}/*"},
+        {"Sid": "WriteReplicas", "Effect": "Allow",
+         "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+         "Resource": [f"{bucket_arn(dest)}/*" for _, dest in destinations]},
+        {"Sid": "DecryptSourceObjects", "Effect": "Allow", "Action": "kms:Decrypt",
+         "Resource": key_arns[primary.name], "Condition": _kms_conditions(primary.name, source)},
+    ]
+    for r, dest in destinations:
+        statements.append({
+            "Sid": f"EncryptReplicasIn{r.code}", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": key_arns[r.name], "Condition": _kms_conditions(r.name, dest),
+        })
+    return policy_json(statements)

@@ -1,0 +1,200 @@
+"""kopf entry points, kept thin: they feed the MR index, wake the per-deployment loop, and call reconcile/delete.
+
+Run with: kopf run -m regional_operator.handlers --all-namespaces --liveness=http://0.0.0.0:8080/healthz
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from . import metrics
+from .artifact import LambdaArtifact, load_artifact
+from .kube import KubeClient
+from .reconcile.delete import delete_step
+from .reconcile.defaults_store import DefaultsStore
+from .reconcile.reconciler import Operator, reconcile
+from .reconcile.resources import GROUP, PLURAL, VERSION
+from .render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from .render.kinds import KINDS, Kind
+from .signals import Wakeups
+
+log = logging.getLogger("regional_operator")
+RESYNC_SECONDS = float(os.environ.get("REGIONAL_OPERATOR_RESYNC_SECONDS", "300"))
+DEBOUNCE_SECONDS = float(os.environ.get("REGIONAL_OPERATOR_DEBOUNCE_SECONDS", "0.1"))
+DEFAULTS_POLL_SECONDS = 5.0
+MAX_BACKOFF_SECONDS = 60.0
+FINALIZER = f"{GROUP}/finalizer"
+
+wakeups = Wakeups()
+_operator: Operator | None = None
+
+
+def _index_id(k: Kind) -> str:
+    return f"mr_{k.service}_{k.kind.lower()}"
+
+
+def _summary(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the index keeps of an MR: enough to compare, assess and delete; managedFields dropped (memory)."""
+    meta = {k: v for k, v in body["metadata"].items() if k != "managedFields"}
+    return {"apiVersion": body["apiVersion"], "kind": body["kind"], "metadata": meta,
+            "spec": body.get("spec") or {}, "status": body.get("status") or {}}
+
+
+def _register_mr_kind(k: Kind) -> None:
+    """An index (owned MRs by deployment) and a wake-up on every event, for one MR kind."""
+    labels = {LABEL_MANAGED_BY: MANAGED_BY}
+
+    def index(body: kopf.Body, namespace: str | None, labels: Mapping[str, str], **_: Any) -> Any:
+        owner = labels.get(LABEL_DEPLOYMENT)
+        return {(namespace, owner): _summary(body)} if owner else None
+
+    def event(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+        metrics.watch_event(k.key)
+        owner = labels.get(LABEL_DEPLOYMENT)
+        if owner and namespace:
+            wakeups.wake((namespace, owner))
+
+    kopf.index(k.group, "v1beta1", k.plural, id=_index_id(k), labels=labels)(index)
+    kopf.on.event(k.group, "v1beta1", k.plural, id=f"wake_{k.service}_{k.kind.lower()}", labels=labels)(event)
+
+
+for _kind in KINDS.values():
+    _register_mr_kind(_kind)
+
+
+def owned_mrs(namespace: str, name: str, indexes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for k in KINDS.values():
+        out.extend(indexes[_index_id(k)].get((namespace, name), []))
+    return out
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    global _operator
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=f"kopf.{GROUP}")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=f"kopf.{GROUP}")
+    # Watches that go quiet are restarted instead of hanging forever (kopf's known silent-watch failure mode).
+    settings.watching.inactivity_timeout = float(os.environ.get("REGIONAL_OPERATOR_WATCH_INACTIVITY", "70"))
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.posting.level = logging.INFO
+    settings.networking.error_backoffs = [1, 2, 5, 10, 20]
+    for k in KINDS.values():  # only our MRs cross the wire
+        settings.watching.label_selectors[k.group, k.plural] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+    artifact: LambdaArtifact | None
+    try:
+        artifact = load_artifact()
+    except ImportError:
+        log.warning("payments Lambda package not installed: functions will not be rendered")
+        artifact = None
+    _operator = Operator(client=KubeClient(), defaults=DefaultsStore(), artifact=artifact,
+                         apply_concurrency=int(os.environ.get("REGIONAL_OPERATOR_APPLY_CONCURRENCY", "16")))
+    metrics.serve(int(os.environ.get("REGIONAL_OPERATOR_METRICS_PORT", "9090")))
+    asyncio.get_running_loop().create_task(_watch_defaults(_operator))
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    if _operator is not None:
+        await _operator.client.close()
+
+
+async def _watch_defaults(op: Operator) -> None:
+    """A changed defaults file (ConfigMap update) wakes every deployment, so alarms follow without a restart."""
+    while True:
+        await asyncio.sleep(DEFAULTS_POLL_SECONDS)
+        try:
+            if op.defaults.refresh():
+                log.info("region defaults changed (version %s); resyncing all", op.defaults.current.version)
+                wakeups.wake_all()
+        except Exception as err:  # a bad new file keeps the old defaults
+            log.error("region defaults file invalid, keeping the previous one: %s", err)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def deployment_changed(namespace: str, name: str, **_: Any) -> None:
+    metrics.watch_event(PLURAL)
+    wakeups.wake((namespace, name))
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)
+async def run(body: kopf.Body, namespace: str, name: str, stopped: kopf.DaemonStopped, logger: kopf.Logger,
+              **kwargs: Any) -> None:
+    """The per-deployment loop: reconcile, then sleep until an event (or the resync safety net)."""
+    assert _operator is not None
+    key = (namespace, name)
+    wakeups.event(key)
+    failures = 0
+    was_ready: bool | None = None
+    while not stopped:
+        if body.metadata.get("deletionTimestamp"):
+            return
+        started = asyncio.get_running_loop().time()
+        try:
+            outcome = await reconcile(_operator, body, owned_mrs(namespace, name, kwargs))
+            failures = 0
+            metrics.RECONCILES.labels("stalled" if outcome.stalled else "ok").inc()
+            for mr_key in outcome.report.applied:
+                metrics.MR_APPLIES.labels(mr_key[0]).inc()
+            _announce(body, outcome, was_ready)
+            was_ready = outcome.ready
+            delay = RESYNC_SECONDS
+        except Exception as err:
+            failures += 1
+            metrics.RECONCILES.labels("error").inc()
+            delay = min(MAX_BACKOFF_SECONDS, 2 ** failures) * (0.5 + random.random() / 2)  # noqa: S311
+            logger.error("reconcile failed (retry in %.1fs): %s", delay, err)
+            kopf.warn(body, reason="ReconcileError", message=f"{type(err).__name__}: {err}"[:1000])
+        finally:
+            metrics.RECONCILE_SECONDS.observe(asyncio.get_running_loop().time() - started)
+            metrics.API_ERRORS.set(_operator.client.errors)
+        if await wakeups.wait(key, delay) and DEBOUNCE_SECONDS:
+            await asyncio.sleep(DEBOUNCE_SECONDS)  # coalesce a burst of MR events into one pass
+
+
+def _announce(body: kopf.Body, outcome: Any, was_ready: bool | None) -> None:
+    """Kubernetes Events on phase changes and errors only (not on every pass)."""
+    if outcome.stalled:
+        if was_ready is not False or outcome.status_written:
+            kopf.warn(body, reason="InvalidSpec", message=outcome.stalled)
+        return
+    if outcome.report.errors:
+        (kind, name), message = next(iter(outcome.report.errors.items()))
+        kopf.warn(body, reason="ApplyFailed", message=f"{kind}/{name}: {message}"[:1000])
+    if outcome.report.pruned:
+        kopf.info(body, reason="Pruned", message="deleted MRs no longer rendered: "
+                  + ", ".join(f"{k}/{n}" for k, n in outcome.report.pruned[:10]))
+    if outcome.ready and was_ready is not True:
+        a = outcome.assessment
+        kopf.info(body, reason="Ready", message=f"all {a.total if a else 0} managed resources ready")
+    elif not outcome.ready and was_ready is True:
+        kopf.warn(body, reason="Degraded", message="a managed resource is no longer ready; see status.conditions")
+    elif outcome.report.applied and was_ready is None:
+        kopf.info(body, reason="Applying", message=f"applied {len(outcome.report.applied)} managed resources")
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, backoff=1.0)
+async def delete(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> None:
+    """Ordered deletion; retried (kopf.TemporaryError) until every owned MR is gone, then the finalizer goes."""
+    assert _operator is not None
+    progress = await delete_step(_operator.client, owned_mrs(namespace, name, kwargs))
+    if progress.done:
+        wakeups.forget((namespace, name))
+        kopf.info(body, reason="Deleted", message=progress.message)
+        return
+    if progress.orphaned:
+        kopf.info(body, reason="Orphaned", message="Retain lifecycle, cloud resources kept: "
+                  + ", ".join(progress.orphaned))
+    if progress.requested:
+        kopf.info(body, reason="Deleting", message=f"tier {progress.tier}: " + ", ".join(progress.requested[:10]))
+    raise kopf.TemporaryError(progress.message, delay=1.0)

@@ -1,0 +1,84 @@
+"""Applying desired MRs and pruning the ones the spec no longer renders - with zero writes when nothing changed.
+
+A no-op is detected without asking the server: the live MR (from the watch-fed index) carries the hash of what
+we last applied, and every field we set still has our value. Anything else is server-side applied with one
+field manager, so fields the provider late-initializes stay the provider's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..kube import ApiError, KubeClient
+from .resources import HASH_ANNOTATION, KIND, VERSION, GROUP, MRKey, content_hash, is_subset, key_of, ref_of, tier_of
+
+
+@dataclass
+class ApplyReport:
+    applied: list[MRKey] = field(default_factory=list)
+    errors: dict[MRKey, str] = field(default_factory=dict)
+    pruned: list[MRKey] = field(default_factory=list)
+    prune_waiting: list[MRKey] = field(default_factory=list)
+
+
+def with_ownership(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
+    """Add the controller owner reference, the CR's labels (ours win) and the applied-hash annotation."""
+    out = copy.deepcopy(dict(obj))
+    meta = out["metadata"]
+    owner_meta = owner["metadata"]
+    meta["labels"] = {**(owner_meta.get("labels") or {}), **meta["labels"]}
+    meta["ownerReferences"] = [{
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "name": owner_meta["name"], "uid": owner_meta["uid"],
+        "controller": True, "blockOwnerDeletion": True,
+    }]
+    meta.setdefault("annotations", {})[HASH_ANNOTATION] = content_hash(out)
+    return out
+
+
+def needs_apply(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
+    if live is None or live["metadata"].get("deletionTimestamp"):
+        return live is None  # a deleting MR is left to finish; it is re-created once gone
+    annotations = live["metadata"].get("annotations") or {}
+    if annotations.get(HASH_ANNOTATION) != desired["metadata"]["annotations"][HASH_ANNOTATION]:
+        return True
+    return not (is_subset(desired["spec"], live.get("spec") or {})
+                and is_subset(desired["metadata"].get("labels") or {}, live["metadata"].get("labels") or {}))
+
+
+async def apply_all(client: KubeClient, desired: Sequence[Mapping[str, Any]],
+                    live: Mapping[MRKey, Mapping[str, Any]], *, concurrency: int) -> ApplyReport:
+    """Server-side apply every desired MR that differs from its live copy, `concurrency` at a time."""
+    report = ApplyReport()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(obj: Mapping[str, Any]) -> None:
+        key = key_of(obj)
+        async with gate:
+            try:
+                await client.apply(ref_of(obj), obj)
+                report.applied.append(key)
+            except ApiError as err:
+                if err.status >= 500 or err.status == 429:
+                    raise  # transient: the caller retries with backoff
+                report.errors[key] = err.message
+
+    await asyncio.gather(*(one(o) for o in desired if needs_apply(o, live.get(key_of(o)))))
+    return report
+
+
+async def prune(client: KubeClient, report: ApplyReport, unwanted: Sequence[Mapping[str, Any]]) -> None:
+    """Delete MRs the spec no longer renders, lowest deletion tier first; higher tiers wait for lower ones."""
+    if not unwanted:
+        return
+    lowest = min(tier_of(o) for o in unwanted)
+    for obj in unwanted:
+        key = key_of(obj)
+        if tier_of(obj) != lowest or obj["metadata"].get("deletionTimestamp"):
+            report.prune_waiting.append(key)
+            continue
+        await client.delete(ref_of(obj), obj["metadata"]["namespace"], obj["metadata"]["name"])
+        report.pruned.append(key)

@@ -1,0 +1,147 @@
+"""One reconcile pass of a RegionalDeployment: render from spec + observed MRs, apply what differs, prune what
+is no longer wanted, write status only if it changed. Level-based: the result depends only on the current spec
+and the MRs' current state, so a missed or duplicated event, or a restart, converges to the same place."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..artifact import LambdaArtifact
+from ..errors import SpecValidationError
+from ..kube import KubeClient
+from ..naming import region_code
+from ..render import render
+from ..render.observed import Observed
+from .apply import ApplyReport, apply_all, prune, with_ownership
+from .conditions import Condition, merge_conditions
+from .defaults_store import DefaultsStore
+from .resources import CR_REF, MRKey, key_of
+from .status import Assessment, assess, conditions_for, outputs_for, stalled_conditions
+
+
+@dataclass
+class Operator:
+    """Process-wide collaborators of every reconcile."""
+
+    client: KubeClient
+    defaults: DefaultsStore
+    artifact: LambdaArtifact | None
+    apply_concurrency: int = 16
+
+
+@dataclass
+class Outcome:
+    ready: bool = False
+    stalled: str | None = None
+    report: ApplyReport = field(default_factory=ApplyReport)
+    assessment: Assessment | None = None
+    status_written: bool = False
+    pending: int = 0
+
+
+def _threshold_summary(thresholds: Mapping[str, Mapping[str, float]]) -> str:
+    return "; ".join(f"{region}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(t.items()))
+                     for region, t in sorted(thresholds.items()))
+
+
+async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[Mapping[str, Any]]) -> Outcome:
+    meta = cr["metadata"]
+    generation = int(meta.get("generation") or 0)
+    current_status: Mapping[str, Any] = cr.get("status") or {}
+    outcome = Outcome()
+    live: dict[MRKey, Mapping[str, Any]] = {key_of(o): o for o in live_mrs}
+    op.defaults.refresh()
+    try:
+        result = render(cr, op.defaults.current, Observed.from_objects(live_mrs), op.artifact)
+    except SpecValidationError as err:
+        # Never touch what exists: a bad edit must not take down healthy infrastructure.
+        outcome.stalled = f"{err.field}: {err.rule}"
+        status = {**_copy(current_status), "observedGeneration": generation,
+                  "conditions": merge_conditions(current_status.get("conditions") or [],
+                                                 _keep_others(current_status, stalled_conditions(err.field, err.rule)),
+                                                 generation)}
+        outcome.status_written = await _write_status(op, cr, status)
+        return outcome
+
+    desired = [with_ownership(o, cr) for o in result.resources]
+    report = await apply_all(op.client, desired, live, concurrency=op.apply_concurrency)
+    wanted = {key_of(o) for o in desired} | {(p.kind, p.name) for p in result.pending}
+    unwanted = [o for k, o in live.items() if k not in wanted]
+    await prune(op.client, report, unwanted)
+    outcome.report = report
+    outcome.pending = len(result.pending)
+
+    regions = {r["name"]: region_code(r["name"]) for r in cr["spec"]["regions"]}
+    thresholds = _thresholds(desired)
+    a = assess(desired, live, report.errors)
+    outcome.assessment = a
+    if report.errors:
+        first = next(iter(report.errors.items()))
+        conds = [Condition("Ready", False, "ApplyFailed", f"{first[0][0]}/{first[0][1]}: {first[1]}"),
+                 Condition("Reconciling", False, "ApplyFailed"),
+                 Condition("Stalled", True, "ApplyFailed", f"{len(report.errors)} MRs refused by the API server: "
+                           f"{first[0][0]}/{first[0][1]}: {first[1]}")]
+        conds += conditions_for(regions, a, result.pending, _threshold_summary(thresholds))[3:]
+    else:
+        conds = conditions_for(regions, a, result.pending, _threshold_summary(thresholds))
+    if report.prune_waiting or report.pruned:
+        conds[1] = Condition("Reconciling", True, "Pruning",
+                             f"deleting {len(report.pruned) + len(report.prune_waiting)} MRs no longer rendered")
+        conds[0] = Condition("Ready", False, "Pruning", conds[1].message) if conds[0].status else conds[0]
+    outcome.ready = bool(conds[0].status)
+    status = {
+        "observedGeneration": generation,
+        "conditions": merge_conditions(current_status.get("conditions") or [], conds, generation),
+        "resources": {"ready": a.ready, "total": a.total},
+        "pending": [str(p) for p in result.pending],
+        "outputs": outputs_for(list(regions), desired, live),
+        "alarmThresholds": thresholds,
+        "activePaymentsRegion": cr["spec"].get("payments", {}).get("activeRegion") or next(
+            r["name"] for r in cr["spec"]["regions"] if r.get("primary")),
+        "defaultsVersion": op.defaults.current.version,
+    }
+    outcome.status_written = await _write_status(op, cr, status)
+    return outcome
+
+
+def _copy(status: Mapping[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(dict(status))
+
+
+def _keep_others(status: Mapping[str, Any], conds: list[Condition]) -> list[Condition]:
+    """On a Stalled spec, keep the other conditions as they were (they describe the MRs, which we left alone)."""
+    mine = {c.type for c in conds}
+    kept = [Condition(c["type"], {"True": True, "False": False}.get(c["status"]), c.get("reason", ""),
+                      c.get("message", "")) for c in status.get("conditions") or [] if c.get("type") not in mine]
+    return conds + kept
+
+
+def _thresholds(desired: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """The alarm thresholds in force, per region and alarm name, as rendered (visible in status)."""
+    out: dict[str, dict[str, float]] = {}
+    for obj in desired:
+        if obj["kind"] == "MetricAlarm":
+            region = obj["metadata"]["labels"]["platform.regional.io/region"]
+            out.setdefault(region, {})[obj["metadata"]["name"]] = float(obj["spec"]["forProvider"]["threshold"])
+    return out
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+async def _write_status(op: Operator, cr: Mapping[str, Any], status: dict[str, Any]) -> bool:
+    """Patch status only when it differs from what is stored: no churn, no needless watch events."""
+    current = _normalise(cr.get("status") or {})
+    if all(current.get(k) == _normalise(v) for k, v in status.items()):
+        return False
+    meta = cr["metadata"]
+    await op.client.patch_status(CR_REF, meta["namespace"], meta["name"], status)
+    return True

@@ -1,0 +1,89 @@
+"""Facts about live MRs and our RegionalDeployment kind that apply, status and delete all need."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ..kube import ResourceRef
+from ..render.context import LABEL_DEPLOYMENT, LABEL_TIER
+from ..render.kinds import BY_API_KIND, Kind
+
+GROUP: Final = "platform.regional.io"
+VERSION: Final = "v1alpha1"
+PLURAL: Final = "regionaldeployments"
+KIND: Final = "RegionalDeployment"
+CR_REF: Final = ResourceRef(f"{GROUP}/{VERSION}", PLURAL)
+HASH_ANNOTATION: Final = f"{GROUP}/applied-hash"
+
+MRKey = tuple[str, str]  # (kind, metadata.name) - names are unique per kind within a namespace
+
+
+def key_of(obj: Mapping[str, Any]) -> MRKey:
+    return str(obj["kind"]), str(obj["metadata"]["name"])
+
+
+def kind_of(obj: Mapping[str, Any]) -> Kind:
+    return BY_API_KIND[(str(obj["apiVersion"]), str(obj["kind"]))]
+
+
+def ref_of(obj: Mapping[str, Any]) -> ResourceRef:
+    k = kind_of(obj)
+    return ResourceRef(k.api_version, k.plural)
+
+
+def tier_of(obj: Mapping[str, Any]) -> int:
+    labels = obj["metadata"].get("labels") or {}
+    return int(labels.get(LABEL_TIER, kind_of(obj).tier))
+
+
+def owner_of(obj: Mapping[str, Any]) -> str | None:
+    labels = obj["metadata"].get("labels") or {}
+    value = labels.get(LABEL_DEPLOYMENT)
+    return str(value) if value else None
+
+
+def content_hash(obj: Mapping[str, Any]) -> str:
+    """Hash of what we apply (without the hash annotation itself), to notice removed fields cheaply."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+def is_subset(desired: Any, live: Any) -> bool:
+    """True when every field we set has our value in the live object (others may add fields: the provider's
+    late initialization, API defaults). Lists must match item by item."""
+    if isinstance(desired, Mapping):
+        if not isinstance(live, Mapping):
+            return False
+        return all(k in live and is_subset(v, live[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(desired) != len(live):
+            return False
+        return all(is_subset(d, v) for d, v in zip(desired, live, strict=True))
+    if isinstance(desired, float) and isinstance(live, int | float):
+        return float(live) == desired
+    return bool(desired == live)
+
+
+def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return dict(cond)
+    return None
+
+
+def readiness(obj: Mapping[str, Any]) -> tuple[bool, str]:
+    """(fresh-ready, why-not). Fresh = Ready and Synced True at the MR's current generation."""
+    generation = obj["metadata"].get("generation")
+    for kind in ("Synced", "Ready"):
+        cond = condition(obj, kind)
+        if cond is None:
+            return False, f"no {kind} condition yet"
+        if cond.get("status") != "True":
+            detail = f": {cond['message']}" if cond.get("message") else ""
+            return False, f"{kind}={cond.get('status')} {cond.get('reason', '')}{detail}".strip()
+        observed = cond.get("observedGeneration")
+        if observed is not None and generation is not None and observed != generation:
+            return False, f"{kind} is for generation {observed}, not {generation}"
+    return True, ""

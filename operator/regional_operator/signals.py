@@ -1,0 +1,39 @@
+"""Wake-ups for the per-deployment reconcile loops: MR events, spec changes and defaults changes set a flag the
+loop awaits, so the operator reacts to events instead of polling; the resync timeout is only a safety net."""
+
+from __future__ import annotations
+
+import asyncio
+
+Key = tuple[str, str]  # (namespace, name) of a RegionalDeployment
+
+
+class Wakeups:
+    def __init__(self) -> None:
+        self._events: dict[Key, asyncio.Event] = {}
+
+    def event(self, key: Key) -> asyncio.Event:
+        return self._events.setdefault(key, asyncio.Event())
+
+    def wake(self, key: Key) -> None:
+        event = self._events.get(key)
+        if event is not None:
+            event.set()
+
+    def wake_all(self) -> None:
+        for event in self._events.values():
+            event.set()
+
+    def forget(self, key: Key) -> None:
+        self._events.pop(key, None)
+
+    async def wait(self, key: Key, timeout: float) -> bool:
+        """Wait for a wake-up or the timeout; True if woken. Clears the flag so the next wait blocks again."""
+        event = self.event(key)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            event.clear()
