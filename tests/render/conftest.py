@@ -1,0 +1,174 @@
+"""Shared fixtures for renderer tests: example RegionalDeployment CRs, rendering, and faked provider status.
+
+Append new fixtures at the end; several test modules (data stores, service/edge/monitoring) share this file.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+from regional_operator.defaults import RegionDefaults, load_defaults
+from regional_operator.render import RenderResult, names, render
+from regional_operator.render.context import RenderContext
+from regional_operator.render.observed import Observed
+from regional_operator.spec import parse_spec
+
+ACCOUNT_ID = "123456789012"
+REGION_US_EAST_1 = {"name": "us-east-1", "primary": True, "vpcCidr": "10.10.0.0/16"}
+REGION_US_EAST_2 = {"name": "us-east-2", "vpcCidr": "10.20.0.0/16"}
+REGION_US_WEST_2 = {"name": "us-west-2", "vpcCidr": "10.30.0.0/16"}
+
+TWO_REGION_CR: dict[str, Any] = {
+    "apiVersion": "platform.regional.io/v1alpha1",
+    "kind": "RegionalDeployment",
+    "metadata": {"name": "payments", "namespace": "payments-prod"},
+    "spec": {
+        "environment": "prod",
+        "environmentSuffix": "prod",
+        "costCenter": "cc-1234",
+        "awsAccountId": ACCOUNT_ID,
+        "regions": [REGION_US_EAST_1, REGION_US_EAST_2],
+    },
+}
+
+CrFactory = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def defaults() -> RegionDefaults:
+    return load_defaults()
+
+
+@pytest.fixture
+def make_cr() -> CrFactory:
+    """make_cr(regions=3, lifecycle="Retain", database={...}) -> a fresh CR; keyword args merge into spec."""
+
+    def factory(regions: int = 2, **spec: Any) -> dict[str, Any]:
+        cr = copy.deepcopy(TWO_REGION_CR)
+        cr["spec"]["regions"] = copy.deepcopy([REGION_US_EAST_1, REGION_US_EAST_2, REGION_US_WEST_2][:regions])
+        cr["spec"].update(copy.deepcopy(spec))
+        return cr
+
+    return factory
+
+
+@pytest.fixture
+def two_region_cr(make_cr: CrFactory) -> dict[str, Any]:
+    return make_cr(2)
+
+
+@pytest.fixture
+def three_region_cr(make_cr: CrFactory) -> dict[str, Any]:
+    return make_cr(3)
+
+
+@pytest.fixture
+def context_for(defaults: RegionDefaults) -> Callable[[dict[str, Any]], RenderContext]:
+    """A RenderContext for a CR, to compute expected names with render.names (never hand-written names)."""
+
+    def factory(cr: dict[str, Any]) -> RenderContext:
+        meta = cr["metadata"]
+        return RenderContext(parse_spec(cr["spec"]), defaults, namespace=meta["namespace"], name=meta["name"],
+                             observed=Observed())
+
+    return factory
+
+
+def status_object(kind: str, name: str, **at_provider: Any) -> dict[str, Any]:
+    """An MR as the API server returns it once the provider reported `status.atProvider` and Ready/Synced."""
+    conditions = [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "True"}]
+    return {"kind": kind, "metadata": {"name": name}, "status": {"atProvider": at_provider, "conditions": conditions}}
+
+
+@pytest.fixture
+def observed_from() -> Callable[[Iterable[tuple[str, str, dict[str, Any]]]], Observed]:
+    """observed_from([(kind, name, atProvider), ...]) -> Observed."""
+
+    def factory(entries: Iterable[tuple[str, str, dict[str, Any]]]) -> Observed:
+        return Observed.from_objects(status_object(kind, name, **at) for kind, name, at in entries)
+
+    return factory
+
+
+@pytest.fixture
+def render_cr(defaults: RegionDefaults) -> Callable[..., RenderResult]:
+    def factory(cr: dict[str, Any], observed: Observed | None = None) -> RenderResult:
+        return render(cr, defaults, observed)
+
+    return factory
+
+
+# --- data stores (database, sessions, uploads) -------------------------------------------------------------------
+
+
+def fake_key_arn(region: str, key_name: str) -> str:
+    return f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key_name}-0000"
+
+
+def fake_db_arn(region: str, identifier: str) -> str:
+    return f"arn:aws:rds:{region}:{ACCOUNT_ID}:db:{identifier}"
+
+
+@pytest.fixture
+def data_store_observed(context_for: Callable[[dict[str, Any]], RenderContext]) -> Callable[..., Observed]:
+    """data_store_observed(cr, keys=True, primary_db=True): the provider has reported every region's KMS key ARN
+    and/or the primary database ARN."""
+
+    def factory(cr: dict[str, Any], *, keys: bool = True, primary_db: bool = True) -> Observed:
+        ctx = context_for(cr)
+        objs = []
+        if keys:
+            objs += [status_object("Key", names.kms_key(ctx, r), arn=fake_key_arn(r.name, names.kms_key(ctx, r)))
+                     for r in ctx.regions]
+        if primary_db:
+            db = names.database(ctx, ctx.primary)
+            objs.append(status_object("Instance", db, arn=fake_db_arn(ctx.primary.name, db)))
+        return Observed.from_objects(objs)
+
+    return factory
+
+
+def of_component(result: RenderResult, component: str) -> list[dict[str, Any]]:
+    return [m for m in result.resources if m["metadata"]["labels"]["platform.regional.io/component"] == component]
+
+
+def one(resources: Iterable[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [m for m in resources if m["kind"] == kind and m["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected exactly one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def plausible_status(mr: dict[str, Any]) -> dict[str, Any]:
+    """A plausible `status.atProvider` for a rendered MR: id, arn (arn:aws:<svc>:<region>:<account>:<kind>/<name>)
+    and, for load balancers and target groups, the arnSuffix CloudWatch dimensions use."""
+    service = mr["apiVersion"].split(".")[0]
+    name = mr["metadata"]["name"]
+    region = mr["spec"]["forProvider"].get("region", "")
+    at: dict[str, Any] = {"id": name, "arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{mr['kind'].lower()}/{name}"}
+    if mr["kind"] in ("LB", "LBTargetGroup"):
+        at["arnSuffix"] = f"{'app' if mr['kind'] == 'LB' else 'targetgroup'}/{name}/0123456789abcdef"
+    return at
+
+
+@pytest.fixture
+def observe_all(defaults: RegionDefaults) -> Callable[[dict[str, Any]], Observed]:
+    """observe_all(cr) -> an Observed in which every MR the CR renders has plausible status, repeating render and
+    observation until nothing new appears (dependents of dependents), so the next render is complete."""
+
+    def factory(cr: dict[str, Any]) -> Observed:
+        observed = Observed()
+        seen = -1
+        for _ in range(8):
+            result = render(cr, defaults, observed)
+            if len(result.resources) == seen:
+                break
+            seen = len(result.resources)
+            observed = Observed.from_objects(
+                status_object(mr["kind"], mr["metadata"]["name"], **plausible_status(mr)) for mr in result.resources
+            )
+        return observed
+
+    return factory

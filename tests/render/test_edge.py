@@ -1,0 +1,144 @@
+"""The edge builder: internet-facing ALB in the public subnets, ip target group for Fargate, HTTPS only when a
+certificate is given, and a per-region WAF whose association waits for the ALB's ARN."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from regional_operator.aws_facts import WAF_MANAGED_RULE_GROUPS
+from regional_operator.render import names
+
+from tests.crdschema import validate_mr
+
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+
+
+def component(result: Any, name: str) -> list[dict[str, Any]]:
+    return [m for m in result.resources if m["metadata"]["labels"]["platform.regional.io/component"] == name]
+
+
+def find(result: Any, kind: str, name: str) -> dict[str, Any] | None:
+    return next((m for m in result.resources if m["kind"] == kind and m["metadata"]["name"] == name), None)
+
+
+def rules(result: Any, ctx: Any, r: Any) -> list[dict[str, Any]]:
+    acl = find(result, "WebACL", ctx.names.regional("waf", r.name))
+    assert acl is not None
+    return json.loads(acl["spec"]["forProvider"]["ruleJson"])
+
+
+def test_every_edge_mr_is_valid(make_cr, render_cr, observe_all):
+    for cr in (make_cr(2), make_cr(2, edge={"certificateArn": CERT}), make_cr(3)):
+        for observed in (None, observe_all(cr)):
+            mrs = component(render_cr(cr, observed), "edge")
+            assert mrs
+            assert [e for m in mrs for e in validate_mr(m)] == []
+
+
+def test_alb_is_internet_facing_in_the_public_subnets(two_region_cr, render_cr, context_for):
+    ctx = context_for(two_region_cr)
+    result = render_cr(two_region_cr)
+    for r in ctx.regions:
+        fp = find(result, "LB", names.alb(ctx, r))["spec"]["forProvider"]
+        assert fp["loadBalancerType"] == "application" and fp["internal"] is False
+        assert [s["name"] for s in fp["subnetRefs"]] == [names.subnet(ctx, r, "public", i) for i in range(3)]
+        assert fp["securityGroupRefs"] == [{"name": names.security_group(ctx, r, "alb")}]
+        assert fp["dropInvalidHeaderFields"] is True
+        assert fp["enableDeletionProtection"] is False
+        tg = find(result, "LBTargetGroup", names.target_group(ctx, r))["spec"]["forProvider"]
+        assert (tg["targetType"], tg["port"], tg["protocol"]) == ("ip", 8080, "HTTP")
+        assert tg["healthCheck"]["path"] == "/healthz"
+        assert tg["vpcIdRef"] == {"name": names.vpc(ctx, r)}
+
+
+def listeners(result: Any) -> dict[str, dict[str, Any]]:
+    return {m["metadata"]["name"]: m["spec"]["forProvider"] for m in result.resources if m["kind"] == "LBListener"}
+
+
+def test_without_certificate_a_single_http_listener_forwards(two_region_cr, render_cr, context_for):
+    ctx = context_for(two_region_cr)
+    found = listeners(render_cr(two_region_cr))
+    assert len(found) == len(ctx.regions)
+    for r in ctx.regions:
+        http = found[ctx.names.regional("listener-http", r.name)]
+        assert (http["port"], http["protocol"]) == (80, "HTTP")
+        assert http["loadBalancerArnRef"] == {"name": names.alb(ctx, r)}
+        assert http["defaultAction"] == [{"type": "forward",
+                                          "targetGroupArnRef": {"name": names.target_group(ctx, r)}}]
+    assert not any(fp["protocol"] == "HTTPS" for fp in found.values())
+
+
+def test_with_certificate_https_forwards_and_http_redirects(make_cr, render_cr, context_for):
+    cr = make_cr(2, edge={"certificateArn": CERT})
+    ctx = context_for(cr)
+    found = listeners(render_cr(cr))
+    assert len(found) == 2 * len(ctx.regions)
+    for r in ctx.regions:
+        https = found[ctx.names.regional("listener-https", r.name)]
+        assert (https["port"], https["protocol"], https["certificateArn"]) == (443, "HTTPS", CERT)
+        assert https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+        assert https["defaultAction"][0]["targetGroupArnRef"] == {"name": names.target_group(ctx, r)}
+        http = found[ctx.names.regional("listener-http", r.name)]  # same name as without a cert: in-place update
+        assert http["defaultAction"] == [{"type": "redirect",
+                                          "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
+
+
+def test_waf_rules_carry_each_regions_own_blocked_countries(two_region_cr, render_cr, context_for, defaults):
+    ctx = context_for(two_region_cr)
+    result = render_cr(two_region_cr)
+    blocked = {}
+    for r in ctx.regions:
+        (geo,) = [x for x in rules(result, ctx, r) if "GeoMatchStatement" in x["Statement"]]
+        assert geo["Action"] == {"Block": {}}
+        blocked[r.name] = geo["Statement"]["GeoMatchStatement"]["CountryCodes"]
+        assert blocked[r.name] == sorted(defaults.regions[r.name].waf_blocked_countries)
+    assert blocked["us-east-1"] != blocked["us-east-2"]
+    assert "BY" in blocked["us-east-2"] and "BY" not in blocked["us-east-1"]
+
+
+def test_waf_rules_have_rate_limit_and_every_managed_group(two_region_cr, render_cr, context_for):
+    ctx = context_for(two_region_cr)
+    result = render_cr(two_region_cr)
+    for r in ctx.regions:
+        found = rules(result, ctx, r)
+        (rate,) = [x["Statement"]["RateBasedStatement"] for x in found if "RateBasedStatement" in x["Statement"]]
+        assert rate["Limit"] == r.settings.waf_rate_limit_per_5min and rate["AggregateKeyType"] == "IP"
+        managed = {x["Statement"]["ManagedRuleGroupStatement"]["Name"]: x for x in found
+                   if "ManagedRuleGroupStatement" in x["Statement"]}
+        assert set(managed) == set(WAF_MANAGED_RULE_GROUPS)
+        assert all(x["OverrideAction"] == {"None": {}} and "Action" not in x for x in managed.values())
+        assert len({x["Priority"] for x in found}) == len(found)
+        assert len({x["Name"] for x in found}) == len(found)
+        assert all(x["VisibilityConfig"]["CloudWatchMetricsEnabled"] for x in found)
+
+
+def test_waf_rule_json_is_deterministic_and_follows_cr_overrides(make_cr, render_cr, context_for):
+    cr = make_cr(2)
+    cr["spec"]["regions"][1]["wafBlockedCountries"] = ["CN", "KP"]
+    ctx = context_for(cr)
+    first, second = render_cr(cr), render_cr(cr)
+    for r in ctx.regions:
+        acl = find(first, "WebACL", ctx.names.regional("waf", r.name))["spec"]["forProvider"]
+        assert acl["ruleJson"] == find(second, "WebACL", ctx.names.regional("waf", r.name))["spec"]["forProvider"][
+            "ruleJson"]
+        assert acl["ruleJson"] == json.dumps(json.loads(acl["ruleJson"]), sort_keys=True, separators=(",", ":"))
+        assert acl["scope"] == "REGIONAL" and acl["defaultAction"] == {"allow": {}}
+    geo = next(x for x in rules(first, ctx, ctx.region("us-east-2")) if "GeoMatchStatement" in x["Statement"])
+    assert geo["Statement"]["GeoMatchStatement"]["CountryCodes"] == ["CN", "KP"]
+
+
+def test_waf_association_waits_for_the_alb_arn(two_region_cr, render_cr, observe_all, context_for):
+    ctx = context_for(two_region_cr)
+    before = render_cr(two_region_cr)
+    after = render_cr(two_region_cr, observe_all(two_region_cr))
+    for r in ctx.regions:
+        name = ctx.names.regional("waf-alb", r.name)
+        assert find(before, "WebACLAssociation", name) is None
+        assert any(p.kind == "WebACLAssociation" and p.name == name and f"LB/{names.alb(ctx, r)}" in p.waits_for
+                   for p in before.pending)
+        assoc = find(after, "WebACLAssociation", name)
+        assert assoc is not None
+        assert assoc["spec"]["forProvider"]["resourceArn"].endswith(f":lb/{names.alb(ctx, r)}")
+        assert assoc["spec"]["forProvider"]["webAclArnRef"] == {"name": ctx.names.regional("waf", r.name)}
+        assert not any(p.name == name for p in after.pending)
