@@ -23,10 +23,10 @@ COMPONENT: Final = "sessions"
 SESSIONS_HASH_KEY: Final = "sessionId"
 SESSIONS_TTL_ATTRIBUTE: Final = "expiresAt"
 
-# The payments Lambda owns the ledger's item shape; change the key names here if it settles on others
-# (a key change replaces the table, so agree on it before the first production deploy).
+# The payments Lambda owns the ledger's item shape (lambda/payments/ledger.py: PARTITION_KEY, SORT_KEY; a test
+# keeps the two in step). A key change replaces the table, so agree on it before the first production deploy.
 LEDGER_PARTITION_KEY: Final = "paymentId"
-LEDGER_SORT_KEY: Final = "entry"
+LEDGER_SORT_KEY: Final = "recordId"
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
