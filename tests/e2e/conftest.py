@@ -1,0 +1,114 @@
+"""Fixtures for end-to-end tests: CRDs installed once, then per test a namespace with the operator and the
+provider simulator running as subprocesses against the real API server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from regional_operator.render.kinds import KINDS
+from tests.controlplane import ControlPlane
+from tests.e2e import processes
+
+REPO = Path(__file__).resolve().parents[2]
+MR_KINDS = ",".join(sorted({f"{k.plural}.{k.group}" for k in KINDS.values()}))
+
+
+class Env:
+    """One namespace with the operator and simulator running; helpers speak kubectl to the real API server."""
+
+    def __init__(self, cp: ControlPlane, namespace: str) -> None:
+        self.cp = cp
+        self.ns = namespace
+        self.operator: processes.Process | None = None
+        self.simulator: processes.Process | None = None
+
+    # --- processes ---
+    def start_operator(self, **env: str) -> None:
+        self.operator = processes.operator(self.cp.kubeconfig_path, self.ns, env).start()
+        processes.wait_live(self.operator.liveness_url)  # type: ignore[attr-defined]
+
+    def start_simulator(self, ready_delay: float = 0.1) -> None:
+        self.simulator = processes.simulator(self.cp.kubeconfig_path, self.ns, ready_delay).start()
+
+    def logs(self) -> str:
+        parts = []
+        for proc in (self.operator, self.simulator):
+            if proc is not None:
+                parts.append(f"--- {proc.name} ---\n{proc.logs()}")
+        return "\n".join(parts)
+
+    # --- API helpers ---
+    def apply(self, cr: dict[str, Any]) -> None:
+        cr = {**cr, "metadata": {**cr["metadata"], "namespace": self.ns}}
+        self.cp.kubectl("apply", "--server-side", "--field-manager=e2e-test", "-f", "-", input=json.dumps(cr))
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        proc = self.cp.kubectl("get", "regionaldeployments.platform.regional.io", name, "-n", self.ns, "-o", "json",
+                               check=False)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+    def mrs(self, name: str | None = None) -> list[dict[str, Any]]:
+        selector = "app.kubernetes.io/managed-by=regional-operator"
+        if name:
+            selector += f",platform.regional.io/deployment={name}"
+        return list(self.cp.kubectl_json("get", MR_KINDS, "-n", self.ns, "-l", selector)["items"])
+
+    def condition(self, name: str, kind: str) -> dict[str, Any] | None:
+        obj = self.get(name) or {}
+        for cond in (obj.get("status") or {}).get("conditions") or []:
+            if cond["type"] == kind:
+                return dict(cond)
+        return None
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 90, interval: float = 0.3) -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(interval)
+        obj = None
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}\n{obj}\n{self.logs()}")
+
+    def wait_condition(self, name: str, kind: str, status: str, timeout: float = 120) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            cond = self.condition(name, kind)
+            return cond if cond and cond["status"] == status else None
+
+        try:
+            return dict(self.wait_for(f"{name} {kind}={status}", check, timeout))
+        except AssertionError as err:
+            status_now = (self.get(name) or {}).get("status")
+            raise AssertionError(f"{err}\nstatus: {yaml.safe_dump(status_now)}") from None
+
+    def stop(self) -> None:
+        for proc in (self.operator, self.simulator):
+            if proc is not None:
+                proc.cleanup()
+
+
+@pytest.fixture(scope="session")
+def installed_crds(control_plane: ControlPlane, crossplane_crds: list[str], project_crds: list[str]) -> None:
+    assert "regionaldeployments.platform.regional.io" in project_crds
+
+
+@pytest.fixture
+def env(control_plane: ControlPlane, installed_crds: None, namespace: str) -> Iterator[Env]:
+    e = Env(control_plane, namespace)
+    try:
+        yield e
+    finally:
+        e.stop()
+
+
+def load_example(name: str) -> dict[str, Any]:
+    docs = [d for d in yaml.safe_load_all((REPO / "examples" / name).read_text()) if d]
+    return next(d for d in docs if d.get("kind") == "RegionalDeployment")
