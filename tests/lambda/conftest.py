@@ -20,7 +20,6 @@ if str(LAMBDA_DIR) not in sys.path:
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
-
 from payments import handler  # noqa: E402
 
 REGION = "us-east-1"
@@ -134,11 +133,11 @@ class Stack:
                 self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"])
 
     # -- ledger ---------------------------------------------------------------------------------
-    def ledger(self, volatile: bool = False) -> dict[tuple[str, str], dict[str, Any]]:
+    def ledger(self, volatile: bool = False, table: str = TABLE) -> dict[tuple[str, str], dict[str, Any]]:
         """The whole ledger table as plain values keyed by (paymentId, recordId). Unless
         ``volatile``, delivery metadata (timestamps, source message id) is dropped."""
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
+        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
         while True:
             page = self.ddb.scan(**kwargs)
             items += page["Items"]
@@ -166,9 +165,8 @@ class _Context:
     function_name = "payments"
 
 
-def create_stack(ddb: Any, sqs: Any, ssm: Any, kms: Any, clock: FakeClock,
-                 table: str = TABLE, params: dict[str, str] | None = None) -> Stack:
-    key_arn = kms.create_key(Description="payments CMK")["KeyMetadata"]["Arn"]
+def create_ledger_table(ddb: Any, table: str, key_arn: str) -> None:
+    """The ledger key schema the renderer must reproduce: paymentId (S) HASH, recordId (S) RANGE."""
     ddb.create_table(
         TableName=table, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "paymentId", "AttributeType": "S"},
@@ -177,6 +175,12 @@ def create_stack(ddb: Any, sqs: Any, ssm: Any, kms: Any, clock: FakeClock,
                    {"AttributeName": "recordId", "KeyType": "RANGE"}],
         SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn},
     )
+
+
+def create_stack(ddb: Any, sqs: Any, ssm: Any, kms: Any, clock: FakeClock,
+                 table: str = TABLE, params: dict[str, str] | None = None) -> Stack:
+    key_arn = kms.create_key(Description="payments CMK")["KeyMetadata"]["Arn"]
+    create_ledger_table(ddb, table, key_arn)
     dlq_url = sqs.create_queue(QueueName="payments-dlq", Attributes={"KmsMasterKeyId": key_arn})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(QueueName="payments", Attributes={

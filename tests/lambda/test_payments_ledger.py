@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from conftest import REGION, TABLE, Stack, event_body
-
 from payments.ledger import Ledger, LedgerRejection, Outcome, TransientLedgerError
 from payments.schema import parse_event
 
