@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--keep", action="store_true", help="do not delete the deployment at the end")
     args = parser.parse_args(argv)
-    cr = next(d for d in yaml.safe_load_all(Path(args.example).read_text()) if d and d.get("kind") == "RegionalDeployment")
+    docs = yaml.safe_load_all(Path(args.example).read_text())
+    cr = next(d for d in docs if d and d.get("kind") == "RegionalDeployment")
     name = cr["metadata"]["name"]
     cr["metadata"]["namespace"] = NAMESPACE
 

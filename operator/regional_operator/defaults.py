@@ -149,7 +149,8 @@ def _check_settings(settings: RegionSettings, region: str) -> None:
     at = f"spec.regions[{settings.index}]"
     if settings.fargate_cpu not in FARGATE_SIZES or settings.fargate_memory not in FARGATE_SIZES[settings.fargate_cpu]:
         raise SpecValidationError(
-            f"{at}.fargate", f"cpu {settings.fargate_cpu} with memory {settings.fargate_memory} MiB is not a Fargate size"
+            f"{at}.fargate",
+            f"cpu {settings.fargate_cpu} with memory {settings.fargate_memory} MiB is not a Fargate size",
         )
     if len(settings.availability_zones) != 3 or len(set(settings.availability_zones)) != 3:
         raise SpecValidationError(f"{at}.availabilityZones", "exactly 3 distinct zones are required")

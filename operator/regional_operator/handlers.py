@@ -17,8 +17,8 @@ import kopf
 from . import metrics
 from .artifact import LambdaArtifact, load_artifact
 from .kube import KubeClient
-from .reconcile.delete import delete_step
 from .reconcile.defaults_store import DefaultsStore
+from .reconcile.delete import delete_step
 from .reconcile.reconciler import Operator, reconcile
 from .reconcile.resources import GROUP, PLURAL, VERSION
 from .render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
@@ -78,7 +78,7 @@ def owned_mrs(namespace: str, name: str, indexes: Mapping[str, Any]) -> list[dic
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    global _operator
+    global _operator  # noqa: PLW0603 - one operator per process, created once kopf has started
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=f"kopf.{GROUP}")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=f"kopf.{GROUP}")
@@ -121,13 +121,13 @@ async def _watch_defaults(op: Operator) -> None:
             log.error("region defaults file invalid, keeping the previous one: %s", err)
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
+@kopf.on.event(GROUP, VERSION, PLURAL)  # type: ignore[arg-type]
 def deployment_changed(namespace: str, name: str, **_: Any) -> None:
     metrics.watch_event(PLURAL)
     wakeups.wake((namespace, name))
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10)  # type: ignore[arg-type]
 async def run(body: kopf.Body, namespace: str, name: str, stopped: kopf.DaemonStopped, logger: kopf.Logger,
               **kwargs: Any) -> None:
     """The per-deployment loop: reconcile, then sleep until an event (or the resync safety net)."""
@@ -183,7 +183,7 @@ def _announce(body: kopf.Body, outcome: Any, was_ready: bool | None) -> None:
         kopf.info(body, reason="Applying", message=f"applied {len(outcome.report.applied)} managed resources")
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, backoff=1.0)
+@kopf.on.delete(GROUP, VERSION, PLURAL, backoff=1.0)  # type: ignore[arg-type]
 async def delete(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> None:
     """Ordered deletion; retried (kopf.TemporaryError) until every owned MR is gone, then the finalizer goes."""
     assert _operator is not None

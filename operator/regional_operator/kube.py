@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,8 @@ class ResourceRef:
 
 def _login() -> kopf.ConnectionInfo:
     """Service account inside a pod, else kubeconfig ($KUBECONFIG or ~/.kube/config) - as kopf does."""
-    info = kopf.login_with_service_account() or kopf.login_with_kubeconfig()
+    settings = kopf.OperatorSettings()
+    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
     if info is None:
         raise RuntimeError("no Kubernetes credentials: not in a pod and no kubeconfig found")
     return info
@@ -68,8 +70,6 @@ def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
         cadata=info.ca_data.decode() if isinstance(info.ca_data, bytes) else info.ca_data,
     )
     if info.certificate_path or info.certificate_data:
-        import tempfile
-
         cert, key = info.certificate_path, info.private_key_path
         if info.certificate_data:  # ssl needs files; write them privately for the process lifetime
             with tempfile.NamedTemporaryFile("wb", delete=False, prefix="ro-cert-") as f:
@@ -123,7 +123,7 @@ class KubeClient:
                         reason = (payload or {}).get("reason", "") if isinstance(payload, dict) else ""
                         raise ApiError(resp.status, str(message), str(reason))
                     return payload
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+            except (aiohttp.ClientConnectionError, TimeoutError):
                 self.errors += 1
                 if attempt == 2:
                     raise

@@ -11,11 +11,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
 from .errors import SpecValidationError
+from .naming import REGION_PATTERN
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    # strict: no "8080" -> 8080 or "yes" -> True coercion, so a file the CLI renders is one the CRD admits.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
+                              strict=True)
 
 
 class ProviderConfigRef(_Model):
@@ -100,7 +104,7 @@ class RegionalDeploymentSpec(_Model):
     cost_center: str = Field(min_length=1, max_length=128)
     provider_config_ref: ProviderConfigRef = ProviderConfigRef()
     lifecycle: Literal["Delete", "Retain"] = "Delete"
-    regions: list[RegionSpec] = Field(min_length=2)
+    regions: list[RegionSpec] = Field(min_length=2, max_length=10)  # the CRD's maxItems (bounds CEL cost)
     database: DatabaseSpec = DatabaseSpec()
     payments: PaymentsSpec = PaymentsSpec()
     service: ServiceSpec = ServiceSpec()
@@ -142,9 +146,6 @@ def parse_spec(raw: Any) -> RegionalDeploymentSpec:
 
 def _check_regions(spec: RegionalDeploymentSpec) -> None:
     """Cross-field rules the CRD also states in CEL; kept here for the offline CLI."""
-    from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
-    from .naming import REGION_PATTERN
-
     primaries = [i for i, r in enumerate(spec.regions) if r.primary]
     if len(primaries) != 1:
         raise SpecValidationError("spec.regions", f"exactly one region must be primary (found {len(primaries)})")

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from regional_operator.render.kinds import KINDS
+
 from tests.controlplane import ControlPlane
 from tests.e2e import processes
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..kube import ApiError, KubeClient
-from .resources import HASH_ANNOTATION, KIND, VERSION, GROUP, MRKey, content_hash, is_subset, key_of, ref_of, tier_of
+from .resources import GROUP, HASH_ANNOTATION, KIND, VERSION, MRKey, content_hash, is_subset, key_of, ref_of, tier_of
 
 
 @dataclass

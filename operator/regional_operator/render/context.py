@@ -4,7 +4,8 @@ that builds the common shell of every managed resource (builders only add `forPr
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from typing import Any, Final
 
 from ..artifact import LambdaArtifact
@@ -143,7 +144,7 @@ class RenderContext:
             metadata["annotations"] = {EXTERNAL_NAME: external_name}
         spec: dict[str, Any] = {
             "forProvider": forp,
-            "providerConfigRef": {"kind": self.spec.provider_config_ref.kind, "name": self.spec.provider_config_ref.name},
+            "providerConfigRef": self.spec.provider_config_ref.model_dump(),
             "managementPolicies": list(RETAIN_MANAGEMENT if retain else FULL_MANAGEMENT),
         }
         if init_provider:
@@ -170,6 +171,4 @@ def ref(name: str) -> dict[str, str]:
 
 def policy_json(statements: list[dict[str, Any]]) -> str:
     """An IAM/resource policy document as the compact, key-sorted JSON string the provider stores."""
-    import json
-
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))

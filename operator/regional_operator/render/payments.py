@@ -8,6 +8,7 @@ mapping enabled; switching it in the CR flips the mappings with no redeploy (see
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..aws_facts import LAMBDA_PYTHON_RUNTIME, POWERTOOLS_LAYER_ARN, SQS_VISIBILITY_TIMEOUT_FACTOR
@@ -69,9 +70,11 @@ def _queues(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     return out
 
 
-def policy_compact(doc: dict[str, Any]) -> str:
-    import json
+def queue_url(ctx: RenderContext, r: Region, queue: str) -> str:
+    return f"https://sqs.{r.name}.amazonaws.com/{ctx.spec.aws_account_id}/{queue}"
 
+
+def policy_compact(doc: dict[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
@@ -167,7 +170,7 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
             "PAYMENTS_REGION": r.name,
             "PAYMENTS_API_ENDPOINT": r.settings.payments_api_endpoint,
             "LEDGER_TABLE": names.ledger_table(ctx),
-            "DLQ_URL": f"https://sqs.{r.name}.amazonaws.com/{ctx.spec.aws_account_id}/{names.dead_letter_queue(ctx, r)}",
+            "DLQ_URL": queue_url(ctx, r, names.dead_letter_queue(ctx, r)),
             "CONFIG_PATH": names.ssm_path(ctx, r),
             "POWERTOOLS_SERVICE_NAME": "payments-processor",
             "POWERTOOLS_METRICS_NAMESPACE": "Payments",
