@@ -24,7 +24,9 @@ DEFAULT_MAX_RECEIVE_COUNT: Final = 5
 
 #: Environment variables the renderer must set (AWS_REGION is set by the Lambda runtime).
 REQUIRED_ENV: Final = ("AWS_REGION", "LEDGER_TABLE", "DLQ_URL", "CONFIG_PATH")
-OPTIONAL_ENV: Final = ("PAYMENTS_API_ENDPOINT", "CONFIG_TTL_SECONDS", "LOG_LEVEL", "METRICS_NAMESPACE")
+#: Optional; METRICS_NAMESPACE / SERVICE_NAME / LOG_LEVEL also accept their POWERTOOLS_* spellings
+#: (and LOG_LEVEL the runtime's AWS_LAMBDA_LOG_LEVEL).
+OPTIONAL_ENV: Final = ("PAYMENTS_API_ENDPOINT", "CONFIG_TTL_SECONDS", "LOG_LEVEL", "METRICS_NAMESPACE", "SERVICE_NAME")
 
 
 class ConfigError(RuntimeError):

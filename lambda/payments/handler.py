@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from payments.config import ConfigCache, RuntimeConfig, Settings
 from payments.deadletter import DeadLetterQueue
 from payments.ledger import Ledger, LedgerRejection, Outcome, TransientLedgerError
-from payments.observability import DEFAULT_NAMESPACE, Metrics, configure_logger, set_request_id
+from payments.observability import DEFAULT_NAMESPACE, DEFAULT_SERVICE, Metrics, configure_logger, set_request_id
 from payments.schema import InvalidEvent, PaymentEvent, parse_event
 
 BatchResponse = dict[str, list[dict[str, str]]]
@@ -83,7 +83,12 @@ def build_runtime(
         region_name=settings.region, retries={"mode": "standard", "max_attempts": 3},
         connect_timeout=3, read_timeout=10,
     )
-    logger = configure_logger(settings.region, env.get("LOG_LEVEL", "INFO"))
+    # Our own names first; the Powertools / Lambda log-level variables are honoured so a function rendered
+    # for Powertools conventions behaves the same.
+    service = env.get("SERVICE_NAME") or env.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
+    namespace = env.get("METRICS_NAMESPACE") or env.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+    level = env.get("LOG_LEVEL") or env.get("AWS_LAMBDA_LOG_LEVEL") or env.get("POWERTOOLS_LOG_LEVEL") or "INFO"
+    logger = configure_logger(settings.region, level, service=service)
     return Runtime(
         settings=settings,
         ledger=Ledger(session.client("dynamodb", config=client_config), settings.ledger_table, settings.region),
@@ -92,7 +97,7 @@ def build_runtime(
         config=ConfigCache(session.client("ssm", config=client_config), settings.config_path,
                            settings.config_ttl_seconds, **({"clock": clock} if clock else {})),
         logger=logger,
-        metrics=Metrics(settings.region, env.get("METRICS_NAMESPACE") or DEFAULT_NAMESPACE),
+        metrics=Metrics(settings.region, namespace, service),
     )
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, Final, TextIO
 
-SERVICE: Final = "payment-processor"
+DEFAULT_SERVICE: Final = "payment-processor"
 DEFAULT_NAMESPACE: Final = "Payments"
 #: Metric names and units; all are emitted on every flush (zeros included) so alarms see data.
 COUNTERS: Final = ("processed", "duplicate", "rejected", "retried")
@@ -38,7 +38,6 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "message": record.getMessage(),
-            "service": SERVICE,
             **self.static,
         }
         for name in _CONTEXT_FIELDS:
@@ -58,13 +57,14 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
-def configure_logger(region: str, level: str = "INFO", stream: TextIO | None = None) -> logging.Logger:
+def configure_logger(region: str, level: str = "INFO", stream: TextIO | None = None,
+                     service: str = DEFAULT_SERVICE) -> logging.Logger:
     """Return the ``payments`` logger writing JSON to ``stream`` (stdout), replacing old handlers."""
     logger = logging.getLogger("payments")
     for old in list(logger.handlers):
         logger.removeHandler(old)
     handler = logging.StreamHandler(stream) if stream is not None else _StdoutHandler()
-    handler.setFormatter(JsonFormatter({"region": region}))
+    handler.setFormatter(JsonFormatter({"service": service, "region": region}))
     logger.addHandler(handler)
     logger.setLevel(level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO")
     logger.propagate = False  # the Lambda runtime's root handler would print a second, plain line
@@ -84,9 +84,10 @@ def set_request_id(logger: logging.Logger, request_id: str | None) -> None:
 class Metrics:
     """Accumulates one invocation's counters and latencies; :meth:`flush` prints EMF documents."""
 
-    def __init__(self, region: str, namespace: str = DEFAULT_NAMESPACE) -> None:
+    def __init__(self, region: str, namespace: str = DEFAULT_NAMESPACE, service: str = DEFAULT_SERVICE) -> None:
         self.region = region
         self.namespace = namespace
+        self.service = service
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.latencies_ms: list[float] = []
 
@@ -104,7 +105,7 @@ class Metrics:
         docs = []
         for index, chunk in enumerate(chunks):
             metrics: list[dict[str, str]] = []
-            doc: dict[str, Any] = {"Service": SERVICE, "Region": self.region}
+            doc: dict[str, Any] = {"Service": self.service, "Region": self.region}
             if index == 0:
                 metrics += [{"Name": name, "Unit": "Count"} for name in COUNTERS]
                 doc.update(self.counts)

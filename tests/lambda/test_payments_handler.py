@@ -314,3 +314,16 @@ def test_settings_from_env() -> None:
                                   "CONFIG_PATH": "/payments/prod/us-east-2/"})
     assert settings.region == "us-east-2" and settings.config_ttl_seconds == 60.0
     assert settings.payments_api_endpoint is None
+
+
+def test_powertools_style_environment_names_are_honoured(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    env = dict(stack.env, POWERTOOLS_SERVICE_NAME="payments-processor", POWERTOOLS_METRICS_NAMESPACE="PayNS",
+               AWS_LAMBDA_LOG_LEVEL="WARN")
+    handler.reset_runtime(handler.build_runtime(env, clock=stack.clock))
+    invoke(sqs_record(event_body("pay_1", "authorize")), sqs_record("broken"))
+    out = capsys.readouterr().out
+    (doc,) = emf_documents(out)
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "PayNS" and doc["Service"] == "payments-processor"
+    lines = log_lines(out)
+    assert lines and all(line["level"] == "WARNING" for line in lines)   # INFO filtered at WARN
+    assert all(line["service"] == "payments-processor" for line in lines)
