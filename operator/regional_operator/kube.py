@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,26 +61,9 @@ def _login() -> kopf.ConnectionInfo:
     return info
 
 
-def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
-    if info.insecure:
-        return False
-    ctx = ssl.create_default_context(
-        cafile=str(info.ca_path) if info.ca_path else None,
-        cadata=info.ca_data.decode() if isinstance(info.ca_data, bytes) else info.ca_data,
-    )
-    if info.certificate_path or info.certificate_data:
-        cert, key = info.certificate_path, info.private_key_path
-        if info.certificate_data:  # ssl needs files; write them privately for the process lifetime
-            with tempfile.NamedTemporaryFile("wb", delete=False, prefix="ro-cert-") as f:
-                data = info.certificate_data
-                f.write(data if isinstance(data, bytes) else data.encode())
-                cert = f.name
-            with tempfile.NamedTemporaryFile("wb", delete=False, prefix="ro-key-") as f:
-                data = info.private_key_data or b""
-                f.write(data if isinstance(data, bytes) else data.encode())
-                key = f.name
-        ctx.load_cert_chain(str(cert), str(key) if key else None)
-    return ctx
+def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext:
+    """kopf's own SSL context (CA and client certificate from path or base64 data, insecure flag)."""
+    return info.as_ssl_context()
 
 
 class KubeClient:
