@@ -109,10 +109,26 @@ class PaymentEvent:
         return f"{whole}.{frac:0{exponent}d}"
 
 
-class _FloatLiteral(str):
-    """Marks a JSON number with a fraction/exponent so the parser can name the field that held it."""
+class _Literal(str):
+    """A JSON number kept as text, so the field that held it can be named in the rejection."""
 
     __slots__ = ()
+
+
+class _FloatLiteral(_Literal):
+    """A JSON number with a fraction or exponent, or NaN/Infinity: never accepted."""
+
+    __slots__ = ()
+
+
+class _HugeInt(_Literal):
+    """A JSON integer too long to be an amount (also keeps int() off 4300-digit strings)."""
+
+    __slots__ = ()
+
+
+def _parse_int(text: str) -> int | _HugeInt:
+    return int(text) if len(text) <= 24 else _HugeInt(text)
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -129,12 +145,13 @@ def _load(body: str) -> dict[str, Any]:
         value = json.loads(
             body,
             parse_float=_FloatLiteral,
+            parse_int=_parse_int,
             parse_constant=_FloatLiteral,  # NaN / Infinity / -Infinity
             object_pairs_hook=_reject_duplicate_keys,
         )
     except InvalidEvent:
         raise
-    except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+    except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError is a ValueError; deep nesting
         raise InvalidEvent("body", f"not valid JSON ({exc.__class__.__name__})") from None
     if not isinstance(value, dict):
         raise InvalidEvent("body", "must be a JSON object")
@@ -143,7 +160,7 @@ def _load(body: str) -> dict[str, Any]:
 
 def _identifier(doc: dict[str, Any], field: str) -> str:
     value = doc[field]
-    if not isinstance(value, str) or isinstance(value, _FloatLiteral):
+    if not isinstance(value, str) or isinstance(value, _Literal):
         raise InvalidEvent(field, "must be a string")
     if not _IDENTIFIER.fullmatch(value):
         raise InvalidEvent(field, "must be 1-128 characters [A-Za-z0-9._:-] starting alphanumeric")
@@ -152,7 +169,7 @@ def _identifier(doc: dict[str, Any], field: str) -> str:
 
 def _currency(doc: dict[str, Any]) -> tuple[str, int]:
     value = doc["currency"]
-    if not isinstance(value, str) or isinstance(value, _FloatLiteral) or not _CURRENCY.fullmatch(value):
+    if not isinstance(value, str) or isinstance(value, _Literal) or not _CURRENCY.fullmatch(value):
         raise InvalidEvent("currency", "must be a three-letter upper-case ISO 4217 code")
     exponent = minor_unit_exponent(value)
     if exponent is None:
@@ -165,6 +182,8 @@ def _amount(value: Any, currency: str, exponent: int) -> int:
         raise InvalidEvent(
             "amount", "JSON floats are not accepted; send a decimal string or an integer in minor units"
         )
+    if isinstance(value, _HugeInt):
+        raise InvalidEvent("amount", f"exceeds the maximum of {MAX_AMOUNT_MINOR} minor units")
     if isinstance(value, bool):  # bool is an int subclass: true must not mean 1 cent
         raise InvalidEvent("amount", "must be a decimal string or an integer in minor units, not a boolean")
     if isinstance(value, int):
@@ -190,7 +209,7 @@ def _amount(value: Any, currency: str, exponent: int) -> int:
 
 def _timestamp(doc: dict[str, Any]) -> str:
     value = doc["occurredAt"]
-    if not isinstance(value, str) or isinstance(value, _FloatLiteral):
+    if not isinstance(value, str) or isinstance(value, _Literal):
         raise InvalidEvent("occurredAt", "must be an RFC 3339 timestamp string")
     match = _RFC3339.fullmatch(value)
     if match is None:

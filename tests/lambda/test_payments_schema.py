@@ -102,6 +102,11 @@ def _raw(amount_literal: str) -> str:
     (event_body("p", "capture", occurredAt=...), "occurredAt"),
     (event_body("p", "capture", amount=...), "amount"),
     ('{"schemaVersion": "1", "schemaVersion": "1"}', "schemaVersion"),  # duplicate member
+    (_raw("9" * 5000), "amount"),               # longer than Python's int() digit limit
+    (_raw("-" + "9" * 30), "amount"),
+    (event_body("p", "capture", occurredAt=10**30), "occurredAt"),
+    (event_body("p", "capture", merchantId=10**30), "merchantId"),
+    ("[" * 100_000 + "]" * 100_000, "body"),   # nesting deeper than the recursion limit
     ("not json", "body"),
     ("", "body"),
     ("[1, 2]", "body"),
