@@ -11,8 +11,9 @@ Every record ends in exactly one place:
   (``retried``): throttling, contention, outages, out-of-order events, a failed DLQ send.
 
 Nothing is dropped: a record is only reported successful after its ledger write or DLQ send
-returned. Out-of-order records (a capture before its authorize) get one extra in-batch attempt
-after the rest of a standard-queue batch, since the missing authorize is often in the same batch.
+returned. Out-of-order records (a capture before its authorize) of a standard-queue batch are
+re-attempted after the rest of the batch, as long as that keeps booking records: the missing
+predecessor is often in the same batch.
 
 boto3 is imported lazily on the first invocation so that importing this module stays cheap.
 """
@@ -173,13 +174,19 @@ class _Batch:
                 attempt = self._timed(i, self._settle, i, attempt)
             results[i] = attempt
             blocked = self.fifo and attempt is Result.RETRY
-        if pending and Result.RECORDED in results:
+        # Out-of-order records are re-attempted while the batch keeps booking their predecessors
+        # (authorize, capture and refund of one payment in one batch, in any order). Each round that
+        # continues has removed at least one record from ``pending``, so this terminates.
+        progress = Result.RECORDED in results
+        while pending and progress:
+            progress = False
             for i, waiting in list(pending.items()):
                 if waiting.event is not None and waiting.error.out_of_order:
                     again = self._timed(i, self._attempt, i, self.records[i], waiting.event)
                     if isinstance(again, Result):
                         results[i] = again
                         del pending[i]
+                        progress = progress or again is Result.RECORDED
                     else:
                         pending[i] = again
         for i, waiting in pending.items():

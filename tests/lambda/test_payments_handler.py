@@ -86,6 +86,15 @@ def test_out_of_order_within_one_batch_resolves_in_that_invocation(stack: Stack)
     assert stack.ledger()["pay_1", "summary"]["capturedMinor"] == 500
 
 
+def test_reverse_order_chain_within_one_batch(stack: Stack) -> None:
+    refund = sqs_record(event_body("pay_1", "refund", "1.00"))
+    capture = sqs_record(event_body("pay_1", "capture", "5.00"))
+    authorize = sqs_record(event_body("pay_1", "authorize", "5.00"))
+    assert failed_ids(invoke(refund, capture, authorize)) == []
+    summary = stack.ledger()["pay_1", "summary"]
+    assert (summary["authorizedMinor"], summary["capturedMinor"], summary["refundedMinor"]) == (500, 500, 100)
+
+
 def test_malformed_events_go_to_dlq_with_reason(stack: Stack) -> None:
     bodies = {
         "not json at all": "schema.body",
