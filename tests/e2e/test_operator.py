@@ -117,20 +117,38 @@ def test_failing_mr_is_named_in_ready_message_and_recovers(env: Env) -> None:
     env.wait_condition(name, "Ready", "True")
 
 
+def _tier(mr: dict) -> int:
+    return int(mr["metadata"]["labels"]["platform.regional.io/deletion-tier"])
+
+
 def test_delete_removes_everything_in_order(env: Env) -> None:
     env.start_simulator()
     env.start_operator()
     cr = load_example("two-region.yaml")
     name = cr["metadata"]["name"]
     _ready(env, cr)
-    assert env.mrs(name)
+    all_tiers = {(m["kind"], m["metadata"]["name"]): _tier(m) for m in env.mrs(name)}
+    assert set(all_tiers.values()) == {0, 1, 2, 3, 4, 5}
     env.cp.kubectl("delete", "regionaldeployments.platform.regional.io", name, "-n", env.ns, "--wait=false")
-    env.wait_for("CR gone", lambda: env.get(name) is None, timeout=240)
+    samples = 0
+    while env.get(name) is not None:
+        remaining = env.mrs(name)
+        samples += 1
+        if remaining:
+            lowest_present = min(_tier(m) for m in remaining)
+            deleting = [m for m in remaining if m["metadata"].get("deletionTimestamp")]
+            # only the lowest tier still present is being deleted; nothing above it was asked to go yet
+            assert all(_tier(m) == lowest_present for m in deleting), sorted({_tier(m) for m in deleting})
+            gone = set(all_tiers) - {(m["kind"], m["metadata"]["name"]) for m in remaining}
+            assert all(all_tiers[k] < lowest_present for k in gone), "a higher tier went before a lower one"
+        assert samples < 2000, "deletion did not finish"
+    assert samples > 3, "deletion too fast to observe the order"
     assert env.mrs(name) == [], "MRs left behind"
     events = env.cp.kubectl_json("get", "events", "-n", env.ns, "--field-selector",
                                  f"involvedObject.name={name}")["items"]
-    deleting = [e["message"] for e in events if e["reason"] == "Deleting"]
-    assert deleting and deleting[0].startswith("tier 0:"), deleting
+    tiers_announced = sorted(int(e["message"].split(":")[0].split()[1]) for e in events if e["reason"] == "Deleting")
+    assert tiers_announced == [0, 1, 2, 3, 4, 5]
+    assert any(e["reason"] == "Deleted" for e in events)
 
 
 def test_operator_restart_mid_reconcile_converges_without_duplicates(env: Env) -> None:
