@@ -26,6 +26,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -433,7 +434,20 @@ def _stop_all_at_exit() -> None:
     with _RUNNING_LOCK:
         leftovers = list(_RUNNING)
     for plane in leftovers:
-        plane.stop()
+        with contextlib.suppress(Exception):
+            plane.stop()
+
+
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM (CI cancelling a job, ``timeout``) into SystemExit so ``with`` blocks and atexit clean up.
+
+    Python's default is to die on the spot, which leaves the temp dir behind (the components themselves die
+    anyway via pdeathsig). Only done from the main thread and only if nobody installed a handler already.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 @dataclass(eq=False)
@@ -464,6 +478,7 @@ class LocalControlPlane(ControlPlane):
 
         Any failure, including KeyboardInterrupt, stops what was started and removes the temp dir first.
         """
+        _exit_on_sigterm()
         resolved = bin_dir or find_bin_dir()
         missing = _missing_binaries(resolved)
         if missing:
@@ -730,6 +745,13 @@ class ExternalCluster(ControlPlane):
     @property
     def ca_path(self) -> Path:  # type: ignore[override]
         return self.tmp_dir / "ca.crt"
+
+    def api_client(self, *, as_developer: bool = False) -> ApiClient:
+        """The Python client ignores a kubeconfig's ``as:``, so impersonate with the header it stands for."""
+        api = super().api_client()
+        if as_developer:
+            api.set_default_header("Impersonate-User", DEVELOPER_USER)
+        return api
 
     def restart_apiserver(self) -> None:
         raise ControlPlaneError(
