@@ -19,7 +19,7 @@ from .artifact import LambdaArtifact, load_artifact
 from .kube import KubeClient
 from .reconcile.defaults_store import DefaultsStore
 from .reconcile.delete import delete_step
-from .reconcile.reconciler import Operator, reconcile
+from .reconcile.reconciler import Operator, reconcile, report_deletion
 from .reconcile.resources import GROUP, PLURAL, VERSION
 from .render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
 from .render.kinds import KINDS, Kind
@@ -197,4 +197,5 @@ async def delete(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> N
                   + ", ".join(progress.orphaned))
     if progress.requested:
         kopf.info(body, reason="Deleting", message=f"tier {progress.tier}: " + ", ".join(progress.requested[:10]))
+    await report_deletion(_operator, body, progress.message)
     raise kopf.TemporaryError(progress.message, delay=1.0)

@@ -183,3 +183,25 @@ def test_invalid_edit_is_stalled_and_touches_nothing(env: Env) -> None:
     assert env.condition(name, "Ready")["status"] == "False"
     after = {(m["kind"], m["metadata"]["name"]): m["metadata"]["resourceVersion"] for m in env.mrs(name)}
     assert after == before, "an invalid spec changed existing MRs"
+
+
+def test_retain_lifecycle_orphans_stateful_resources_and_says_so(env: Env) -> None:
+    env.start_simulator()
+    env.start_operator()
+    cr = load_example("two-region.yaml")
+    cr["spec"]["lifecycle"] = "Retain"
+    name = cr["metadata"]["name"]
+    _ready(env, cr)
+    mrs = env.mrs(name)
+    retained = {f"{m['kind']}/{m['metadata']['name']}" for m in mrs if "*" not in m["spec"]["managementPolicies"]}
+    assert {m.split("/")[0] for m in retained} == {"Key", "Instance", "Table", "Bucket"}
+    for m in mrs:
+        if f"{m['kind']}/{m['metadata']['name']}" in retained:
+            assert "Delete" not in m["spec"]["managementPolicies"]
+    env.cp.kubectl("delete", "regionaldeployments.platform.regional.io", name, "-n", env.ns, "--wait=false")
+    env.wait_for("CR gone", lambda: env.get(name) is None, timeout=240)
+    assert env.mrs(name) == []
+    events = env.cp.kubectl_json("get", "events", "-n", env.ns, "--field-selector",
+                                 f"involvedObject.name={name}")["items"]
+    orphaned = " ".join(e["message"] for e in events if e["reason"] == "Orphaned")
+    assert all(r in orphaned for r in retained), "every retained resource must be listed in an Orphaned event"

@@ -145,3 +145,12 @@ async def _write_status(op: Operator, cr: Mapping[str, Any], status: dict[str, A
     meta = cr["metadata"]
     await op.client.patch_status(CR_REF, meta["namespace"], meta["name"], status)
     return True
+
+
+async def report_deletion(op: Operator, cr: Mapping[str, Any], message: str) -> None:
+    """While the finalizer holds the CR, status says what deletion waits for (kind/name of the MRs)."""
+    current: Mapping[str, Any] = cr.get("status") or {}
+    generation = int(cr["metadata"].get("generation") or 0)
+    conds = [Condition("Ready", False, "Deleting", message), Condition("Reconciling", True, "Deleting", message)]
+    merged = merge_conditions(current.get("conditions") or [], _keep_others(current, conds), generation)
+    await _write_status(op, cr, {"conditions": merged})
