@@ -21,6 +21,16 @@ from tests.controlplane import (
 )
 from tests.controlplane import crds as crd_helpers
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here rather than in pyproject.toml: it only matters to the kind workflow, which deselects it.
+    config.addinivalue_line(
+        "markers",
+        "restarts_apiserver: calls control_plane.restart_apiserver(), which external clusters cannot do; "
+        "deselected (never skipped) by .github/workflows/e2e-kind.yml",
+    )
+
+
 # Wall-clock seconds of the expensive session set-up steps, printed in the terminal summary.
 _TIMINGS: dict[str, float] = {}
 
