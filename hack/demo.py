@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                 if ready and ready["status"] == "True":
                     break
                 time.sleep(1)
+            final = tree(cp.kubectl_json("get", MR_KINDS, "-n", NAMESPACE)["items"])
+            if final != last:
+                say(f"\n{DIM}t+{time.monotonic() - applied:5.1f}s{RESET}\n{final}")
             say(f"\n{BOLD}conditions after {time.monotonic() - applied:.1f}s:{RESET}")
             show_conditions(conditions(cp, name))
             status = cp.kubectl_json("get", "regionaldeployment", name, "-n", NAMESPACE).get("status", {})
