@@ -12,9 +12,10 @@ from typing import Any
 
 from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults
+from ..errors import SpecValidationError
 from ..spec import parse_spec
 from . import database, edge, keys, links, monitoring, network, payments, service, sessions, uploads
-from .context import Pending, RenderContext
+from .context import MAX_CR_NAME, Pending, RenderContext
 from .observed import Observed
 
 Builder = Callable[[RenderContext], list[dict[str, Any]]]
@@ -46,6 +47,8 @@ def render(cr: Mapping[str, Any], defaults: RegionDefaults, observed: Observed |
     `artifact` the Lambda code object and function are left out (reported as pending).
     """
     meta = cr.get("metadata") or {}
+    if len(str(meta.get("name") or "")) > MAX_CR_NAME:
+        raise SpecValidationError("metadata.name", f"must be at most {MAX_CR_NAME} characters")
     spec = parse_spec(cr.get("spec"))
     ctx = RenderContext(spec, defaults, namespace=str(meta.get("namespace") or "default"),
                         name=str(meta.get("name") or ""), observed=observed or Observed(), artifact=artifact)

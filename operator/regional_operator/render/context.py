@@ -27,6 +27,8 @@ EXTERNAL_NAME: Final = "crossplane.io/external-name"
 FULL_MANAGEMENT: Final = ["*"]
 RETAIN_MANAGEMENT: Final = ["Observe", "Create", "Update", "LateInitialize"]
 SUBNET_EXTRA_BITS: Final = 3  # the VPC is cut into 8 equal blocks: 3 public, 3 private, 2 spare
+RFC1918: Final = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+MAX_CR_NAME: Final = 40  # label values (63) and MR names stay within limits; the CRD refuses longer too
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,8 @@ def carve_subnets(cidr: str, index: int) -> tuple[ipaddress.IPv4Network, tuple[i
         raise SpecValidationError(at, f"{cidr!r} is not a valid IPv4 CIDR ({err})") from None
     if not 16 <= network.prefixlen <= 24:
         raise SpecValidationError(at, f"prefix /{network.prefixlen} must be between /16 and /24 to carve 6 subnets")
-    if not network.is_private:
-        raise SpecValidationError(at, f"{cidr} is not a private (RFC 1918) range")
+    if not any(network.subnet_of(block) for block in RFC1918):
+        raise SpecValidationError(at, f"{cidr} is not inside an RFC 1918 range (10/8, 172.16/12, 192.168/16)")
     blocks = list(network.subnets(prefixlen_diff=SUBNET_EXTRA_BITS))
     return network, tuple(blocks[0:3]), tuple(blocks[4:7])
 
