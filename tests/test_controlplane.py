@@ -174,7 +174,7 @@ def test_garbage_collects_dependents(control_plane: ControlPlane, namespace: str
 def test_every_crossplane_crd_is_established(control_plane: ControlPlane, crossplane_crds: list[str]) -> None:
     provider, core_dir = crossplane_crd_dirs()
     # The shared data's own index (provider-aws-v2.6.0.tsv: one row per CRD file) guards against a partial copy.
-    index_rows = provider.with_suffix(".tsv").read_text().strip().splitlines()[1:]
+    index_rows = (provider.parent / f"{provider.name}.tsv").read_text().strip().splitlines()[1:]
     provider_files, core_files = manifest_files([provider]), manifest_files([core_dir])
     assert len(provider_files) == len(index_rows) == 163
     assert len(core_files) == 5

@@ -679,9 +679,11 @@ class LocalControlPlane(ControlPlane):
         """
         if not self.components:
             raise ControlPlaneError("control plane is not running")
+        began = time.monotonic()
         self.components["kube-apiserver"].stop()
         self.components["etcd"].stop()
         self._start_storage_and_api()
+        self.timings["restart"] = round(time.monotonic() - began, 2)
 
     def stop(self) -> None:
         """Stop the components (controller manager first, etcd last) and delete the temp dir. Idempotent."""
