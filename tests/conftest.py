@@ -42,7 +42,11 @@ def control_plane() -> Iterator[ControlPlane]:
     try:
         plane = ControlPlane.start()
     except ControlPlaneError as err:
-        pytest.fail(f"cannot start the test control plane: {err}", pytrace=False)
+        problem = str(err)
+    else:
+        problem = ""
+    if problem:  # outside the except block, so the report is the message alone, not a chained traceback
+        pytest.fail(f"cannot start the test control plane: {problem}", pytrace=False)
     _TIMINGS["control plane start"] = round(time.monotonic() - began, 2)
     if isinstance(plane, LocalControlPlane):
         _TIMINGS.update({f"  {phase}": seconds for phase, seconds in plane.timings.items()})
