@@ -779,7 +779,7 @@ def _ca_pem(cluster: Mapping[str, Any], base: Path) -> bytes:
     if "certificate-authority-data" in cluster:
         return base64.b64decode(cluster["certificate-authority-data"])
     if "certificate-authority" in cluster:
-        return (base / cluster["certificate-authority"]).read_bytes()
+        return (base / str(cluster["certificate-authority"])).read_bytes()
     raise ControlPlaneError("external kubeconfig has no certificate authority; refusing to skip TLS checks")
 
 
