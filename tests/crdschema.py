@@ -38,7 +38,8 @@ def _strict(schema: dict[str, Any]) -> dict[str, Any]:
             node.pop("type", None)
             node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
         preserve = node.get("x-kubernetes-preserve-unknown-fields")
-        if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node and not preserve:
+        closed = "properties" in node and "additionalProperties" not in node and not preserve
+        if node.get("type") == "object" and closed:
             node["additionalProperties"] = False
         for key in ("properties", "patternProperties"):
             for child in (node.get(key) or {}).values():
@@ -71,7 +72,7 @@ def _schemas() -> dict[tuple[str, str], dict[str, Any]]:
 
 def crd_plural(api_version: str, kind: str) -> str | None:
     """The plural resource name the provider CRD declares for a kind (for checking our kinds table)."""
-    group = api_version.split("/")[0]
+    group = api_version.split("/", 1)[0]
     for path in (shared_dir() / "provider-aws-v2.6.0").glob(f"{group}_*.yaml"):
         doc = next(d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d)
         if doc["spec"]["names"]["kind"] == kind:

@@ -14,7 +14,7 @@ from typing import Any
 
 import kopf
 
-from . import metrics
+from . import metrics, profiling
 from .artifact import LambdaArtifact, load_artifact
 from .kube import KubeClient
 from .reconcile.defaults_store import DefaultsStore
@@ -100,11 +100,13 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     _operator = Operator(client=KubeClient(), defaults=DefaultsStore(), artifact=artifact,
                          apply_concurrency=int(os.environ.get("REGIONAL_OPERATOR_APPLY_CONCURRENCY", "16")))
     metrics.serve(int(os.environ.get("REGIONAL_OPERATOR_METRICS_PORT", "9090")))
+    profiling.start_if_requested()
     asyncio.get_running_loop().create_task(_watch_defaults(_operator))
 
 
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
+    profiling.stop_and_dump()
     if _operator is not None:
         await _operator.client.close()
 

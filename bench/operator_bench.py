@@ -1,0 +1,328 @@
+"""Operator benchmarks on a real local control plane, measured side by side in one run.
+
+    .venv/bin/python -m bench.operator_bench [--quick] [--scale 10,50,100]
+
+1. Reconcile latency: RegionalDeployment applied -> every MR renderable without provider output admitted
+   (watched on the API server), for 2, 3 and 5 regions (target: 2 regions <= 2 s).
+2. Throughput vs the physical limit: the operator's MR apply rate vs a bare server-side-apply loop of the same
+   MRs with the same concurrency, same API server, same run (target: ratio >= 50%).
+3. API cost from apiserver_request_total: requests by verb for a create, a no-op resync, a one-field change.
+4. Scale: K deployments (2 regions each) applied at once converge to Ready with the simulator; time, and the
+   operator's peak RSS (VmHWM), for K = 10, 50, 100 (targets: 100 in <= 5 min, <= 200 MB).
+Writes bench/RESULTS.md (machine, commands, median and spread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import kopf
+import yaml
+from regional_operator.artifact import load_artifact
+from regional_operator.defaults import load_defaults
+from regional_operator.kube import KubeClient, ResourceRef
+from regional_operator.reconcile.apply import with_ownership
+from regional_operator.reconcile.resources import ref_of
+from regional_operator.render import render
+from regional_operator.render.kinds import KINDS
+
+from tests.controlplane import ControlPlane, install_crossplane_crds, install_project_crds
+from tests.e2e import processes
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "RESULTS.md"
+REGION_POOL = [("us-east-1", "10.10.0.0/16"), ("us-east-2", "10.20.0.0/16"), ("us-west-2", "10.30.0.0/16"),
+               ("eu-west-1", "10.40.0.0/16"), ("eu-central-1", "10.50.0.0/16")]
+WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE"}
+
+
+def example() -> dict[str, Any]:
+    text = (REPO / "examples" / "two-region.yaml").read_text()
+    return next(d for d in yaml.safe_load_all(text) if d and d.get("kind") == "RegionalDeployment")
+
+
+def cr_with_regions(n: int, name: str, namespace: str, suffix: str = "prod") -> dict[str, Any]:
+    cr = copy.deepcopy(example())
+    cr["metadata"] = {"name": name, "namespace": namespace}
+    cr["spec"]["environmentSuffix"] = suffix
+    base = {r["name"]: r for r in cr["spec"]["regions"]}
+    cr["spec"]["regions"] = [base.get(region, {"name": region, "vpcCidr": cidr}) for region, cidr in REGION_POOL[:n]]
+    return cr
+
+
+def expected_unobserved(cr: dict[str, Any]) -> int:
+    return len(render(cr, load_defaults(), None, load_artifact()).resources)
+
+
+def spread(values: list[float]) -> str:
+    values = sorted(values)
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    q = statistics.quantiles(values, n=10) if len(values) >= 2 else values
+    return (f"median {statistics.median(values):.3f}, p10 {q[0]:.3f}, p90 {q[-1]:.3f}, "
+            f"min {values[0]:.3f}, max {values[-1]:.3f} (n={len(values)})")
+
+
+class MRCounter:
+    """Counts MRs as the API server admits them, via one watch per kind (started before the apply)."""
+
+    def __init__(self, client: KubeClient, namespace: str) -> None:
+        self.client, self.namespace = client, namespace
+        self.names: set[tuple[str, str]] = set()
+        self.changed = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        ready = []
+        for k in KINDS.values():
+            started = asyncio.Event()
+            ready.append(started)
+            self.tasks.append(asyncio.create_task(self._watch(ResourceRef(k.api_version, k.plural), started)))
+        await asyncio.gather(*(e.wait() for e in ready))
+
+    async def _watch(self, ref: ResourceRef, started: asyncio.Event) -> None:
+        session = await self.client._ensure()
+        listing = await self.client.request("GET", ref.path(self.namespace))
+        rv = listing["metadata"]["resourceVersion"]
+        url = ref.path(self.namespace).lstrip("/") + f"?watch=1&resourceVersion={rv}"
+        async with session.get(url, timeout=None) as resp:  # type: ignore[arg-type]
+            started.set()
+            async for line in resp.content:
+                event = json.loads(line)
+                if event.get("type") == "ADDED":
+                    obj = event["object"]
+                    self.names.add((obj["kind"], obj["metadata"]["name"]))
+                    self.changed.set()
+
+    async def wait_for(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.names) < count:
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), max(0.01, deadline - time.monotonic()))
+
+    async def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def client_for(cp: ControlPlane, connections: int = 80) -> KubeClient:
+    info = kopf.ConnectionInfo(server=cp.server, token=cp.admin_token, scheme="Bearer", ca_path=str(cp.ca_path))
+    return KubeClient(info, max_connections=connections)
+
+
+async def measure_latency(cp: ControlPlane, regions: int, runs: int) -> tuple[list[float], int]:
+    times = []
+    expected = 0
+    for i in range(runs):
+        ns = f"lat-{regions}-{i}"
+        cp.kubectl("create", "namespace", ns)
+        cr = cr_with_regions(regions, "payments", ns)
+        expected = expected_unobserved(cr)
+        client = client_for(cp)
+        counter = MRCounter(client, ns)
+        await counter.start()
+        started = time.monotonic()
+        cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(cr))
+        await counter.wait_for(expected, 120)
+        times.append(time.monotonic() - started)
+        await counter.stop()
+        await client.close()
+    return times, expected
+
+
+async def bare_apply_rate(cp: ControlPlane, runs: int) -> tuple[list[float], int]:
+    """The same MRs, server-side applied by a plain loop with the operator's concurrency: the physical limit."""
+    rates = []
+    count = 0
+    for i in range(runs):
+        ns = f"bare-{i}"
+        cp.kubectl("create", "namespace", ns)
+        cr = cr_with_regions(2, "payments", ns)
+        owner = {"metadata": {"name": "payments", "uid": "00000000-0000-0000-0000-000000000000"}}
+        desired = [with_ownership(o, owner) for o in render(cr, load_defaults(), None, load_artifact()).resources]
+        for obj in desired:  # no owner: the garbage collector would delete MRs of a non-existent owner
+            obj["metadata"].pop("ownerReferences")
+        count = len(desired)
+        client = client_for(cp)
+        gate = asyncio.Semaphore(16)
+
+        async def one(obj: dict[str, Any], client: KubeClient = client, gate: asyncio.Semaphore = gate) -> None:
+            async with gate:
+                await client.apply(ref_of(obj), obj)
+
+        started = time.monotonic()
+        await asyncio.gather(*(one(o) for o in desired))
+        rates.append(count / (time.monotonic() - started))
+        await client.close()
+    return rates, count
+
+
+def writes_by_resource(before: Any, after: Any) -> Counter[str]:
+    def table(counters: Any) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for s in counters:
+            group = s.labels.get("group", "")
+            if group.endswith(".aws.m.upbound.io") or group == "platform.regional.io":
+                key = f"{s.labels.get('verb')} {s.labels.get('resource')}" + (
+                    f"/{s.labels['subresource']}" if s.labels.get("subresource") else "")
+                out[key] += s.value
+        return out
+
+    delta = table(after)
+    delta.subtract(table(before))
+    return Counter({k: int(v) for k, v in delta.items() if v})
+
+
+def api_cost(cp: ControlPlane) -> dict[str, Counter[str]]:
+    """Requests by verb/resource for create, no-op resync and a one-field change (operator only, no provider)."""
+    ns = "cost"
+    cp.kubectl("create", "namespace", ns)
+    op = processes.operator(cp.kubeconfig_path, ns, {"REGIONAL_OPERATOR_RESYNC_SECONDS": "3"}).start()
+    try:
+        processes.wait_live(op.liveness_url)  # type: ignore[attr-defined]
+        cr = cr_with_regions(2, "payments", ns)
+        before = cp.metrics()
+        cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(cr))
+        expected = expected_unobserved(cr)
+        wait_count(cp, ns, expected)
+        time.sleep(2)
+        after_create = cp.metrics()
+        time.sleep(7)  # two resyncs, nothing changed
+        after_noop = cp.metrics()
+        changed = copy.deepcopy(cr)
+        changed["spec"]["regions"][1].setdefault("alarmThresholds", {})["rdsCpuPercent"] = 55
+        cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(changed))
+        time.sleep(3)
+        after_change = cp.metrics()
+        return {
+            "create (writes)": writes_by_resource(before, after_create),
+            "no-op resync x2 (writes)": writes_by_resource(after_create, after_noop),
+            "one threshold changed (writes)": writes_by_resource(after_noop, after_change),
+        }
+    finally:
+        op.cleanup()
+
+
+def wait_count(cp: ControlPlane, ns: str, expected: int, timeout: float = 120) -> None:
+    kinds = ",".join(sorted({f"{k.plural}.{k.group}" for k in KINDS.values()}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(cp.kubectl_json("get", kinds, "-n", ns)["items"]) >= expected:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{ns}: fewer than {expected} MRs after {timeout}s")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def scale(cp: ControlPlane, count: int, profile: Path | None) -> dict[str, float]:
+    ns = f"scale-{count}"
+    cp.kubectl("create", "namespace", ns)
+    extra = {"REGIONAL_OPERATOR_PROFILE": str(profile)} if profile else {}
+    sim = processes.simulator(cp.kubeconfig_path, ns, ready_delay=0.05).start()
+    op = processes.operator(cp.kubeconfig_path, ns, extra).start()
+    try:
+        processes.wait_live(op.liveness_url)  # type: ignore[attr-defined]
+        time.sleep(3)  # simulator watches established
+        docs = [cr_with_regions(2, f"payments-{i}", ns, suffix=f"s{i}") for i in range(count)]
+        started = time.monotonic()
+        cp.kubectl("apply", "--server-side", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                                         "items": docs}))
+        ready = 0
+        while time.monotonic() - started < 900:
+            items = cp.kubectl_json("get", "regionaldeployments", "-n", ns)["items"]
+            ready = sum(any(c["type"] == "Ready" and c["status"] == "True"
+                            for c in (i.get("status") or {}).get("conditions") or []) for i in items)
+            if ready == count:
+                break
+            time.sleep(2)
+        converge = time.monotonic() - started
+        rss = peak_rss_mb(op.proc.pid)  # type: ignore[union-attr]
+        return {"deployments": count, "ready": ready, "seconds_to_all_ready": round(converge, 1),
+                "operator_peak_rss_mb": round(rss, 1)}
+    finally:
+        op.stop()  # graceful: the profile is dumped at cleanup
+        sim.cleanup()
+        op.cleanup()
+        cp.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown")
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.platform()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--scale", default="10,50,100")
+    parser.add_argument("--profile", help="write a cProfile of the operator during the largest scale run here")
+    args = parser.parse_args(argv)
+    runs = 3 if args.quick else 7
+    sizes = [int(s) for s in args.scale.split(",") if s]
+    out: list[str] = []
+    with ControlPlane.start() as cp:
+        install_project_crds(cp)
+        install_crossplane_crds(cp)
+        op = processes.operator(cp.kubeconfig_path, None).start()
+        processes.wait_live(op.liveness_url)  # type: ignore[attr-defined]
+        try:
+            latency = {n: asyncio.run(measure_latency(cp, n, runs)) for n in (2, 3, 5)}
+        finally:
+            op.cleanup()
+        rates, mr_count = asyncio.run(bare_apply_rate(cp, runs))
+        cost = api_cost(cp)
+        scaled = [scale(cp, k, Path(args.profile) if args.profile and k == max(sizes) else None) for k in sizes]
+
+    op_rates = [latency[2][1] / t for t in latency[2][0]]
+    ratio = statistics.median(op_rates) / statistics.median(rates)
+    out += ["# Operator benchmark results", "",
+            f"Machine: {machine()}. Control plane: kube-apiserver + etcd + kube-controller-manager v1.36.3 on "
+            "loopback (tests/controlplane), 168 Crossplane CRDs installed.", "",
+            f"Command: `.venv/bin/python -m bench.operator_bench{' --quick' if args.quick else ''} --scale "
+            f"{args.scale}` (written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).", "",
+            "## Reconcile latency (apply -> every renderable MR admitted, watched on the API server), seconds", "",
+            "| regions | MRs | latency |", "|---|---|---|"]
+    out += [f"| {n} | {latency[n][1]} | {spread(latency[n][0])} |" for n in (2, 3, 5)]
+    out += ["", "Target: <= 2 s for 2 regions.", "",
+            "## Throughput against the API server's own limit (2 regions, same MRs, concurrency 16)", "",
+            f"- bare server-side-apply loop: {spread(rates)} MRs/s ({mr_count} MRs)",
+            f"- operator (first reconcile, from the latency runs): {spread(op_rates)} MRs/s",
+            f"- ratio operator / bare (medians): **{ratio:.0%}** (target >= 50%)", "",
+            "## API cost (apiserver_request_total deltas; writes to our CR and MR groups, by verb and resource)", ""]
+    for phase, counts in cost.items():
+        total = sum(counts.values())
+        detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
+        out += [f"- **{phase}**: {total} — {detail}"]
+    out += ["", "## Scale (K deployments x 2 regions applied at once, simulator ready delay 50 ms)", "",
+            "| deployments | MRs | ready | seconds to all Ready | operator peak RSS (MB) |", "|---|---|---|---|---|"]
+    for s in scaled:
+        out += [f"| {s['deployments']} | ~{int(s['deployments']) * mr_count} | {s['ready']} | "
+                f"{s['seconds_to_all_ready']} | {s['operator_peak_rss_mb']} |"]
+    out += ["", "Targets: 100 deployments <= 5 min, <= 200 MB RSS.", "",
+            "Other results: [render](RENDER_RESULTS.md), [payments Lambda](LAMBDA_RESULTS.md)."]
+    RESULTS.write_text("\n".join(out) + "\n")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
