@@ -1,11 +1,9 @@
 """Builder: the uploads bucket in every region and its one-way replication from the primary to each secondary.
 
-Per region: `Bucket` + `BucketVersioning` + `BucketServerSideEncryptionConfiguration` (SSE-KMS with the region's
-own key, bucket keys on) + `BucketLifecycleConfiguration` + `BucketPublicAccessBlock` + `BucketPolicy`. The
-sub-setting MRs share the bucket's name (different kinds) and point at it with `bucketRef`.
-
-Bucket policy: denies any request without TLS, and any PutObject that does not ask for SSE-KMS - clients must
-send `x-amz-server-side-encryption: aws:kms` (SDKs: ServerSideEncryption="aws:kms"; presigned URLs must sign it).
+Per region: the shared hardened bucket (storage.hardened_bucket): `Bucket` + `BucketVersioning` +
+`BucketServerSideEncryptionConfiguration` (SSE-KMS with the region's own key, bucket keys on) +
+`BucketLifecycleConfiguration` + `BucketPublicAccessBlock` + `BucketPolicy` (TLS only, PutObject only with SSE-KMS;
+see storage.py). The sub-setting MRs share the bucket's name (different kinds) and point at it with `bucketRef`.
 
 Replication, primary -> every secondary, never back (a secondary is a DR copy, not a writer):
 - an IAM `Role` S3 assumes (trust limited to this account) and a least-privilege `RolePolicy` that names exactly
@@ -31,10 +29,9 @@ from typing import Any, Final
 
 from . import names
 from .context import Pending, Region, RenderContext, policy_json, ref
+from .storage import ALL_OBJECTS, bucket_arn, hardened_bucket
 
 COMPONENT: Final = "uploads"
-ABORT_INCOMPLETE_MULTIPART_DAYS: Final = 7
-ALL_OBJECTS: Final = {"prefix": ""}  # an explicit filter makes the rules V2 (needed for delete marker settings)
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
@@ -46,54 +43,9 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
     return out
 
 
-def bucket_arn(name: str) -> str:
-    return f"arn:aws:s3:::{name}"
-
-
 def bucket(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     """The bucket and its settings, identical in every region (replicas need the same versioning and fences)."""
-    name = names.uploads_bucket(ctx, r)
-    uploads = ctx.spec.uploads
-
-    def sub(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
-        return ctx.mr(f"s3/{kind}", name, region=r, component=COMPONENT,
-                      for_provider={"bucketRef": ref(name)} | settings)
-
-    return [
-        ctx.mr("s3/Bucket", name, region=r, component=COMPONENT, external_name=name, for_provider={
-            # Delete lifecycle: a bucket that still holds objects (and versions) must delete too.
-            "forceDestroy": ctx.spec.lifecycle == "Delete",
-        }),
-        sub("BucketVersioning", {"versioningConfiguration": {"status": "Enabled"}}),
-        sub("BucketServerSideEncryptionConfiguration", {"rule": [{
-            "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
-                                                   "kmsMasterKeyIdRef": ref(names.kms_key(ctx, r))},
-            "bucketKeyEnabled": True,
-        }]}),
-        sub("BucketLifecycleConfiguration", {"rule": [
-            {"id": "current-to-standard-ia", "status": "Enabled", "filter": [dict(ALL_OBJECTS)],
-             "transition": [{"days": uploads.transition_to_infrequent_access_days, "storageClass": "STANDARD_IA"}]},
-            {"id": "expire-noncurrent-versions", "status": "Enabled", "filter": [dict(ALL_OBJECTS)],
-             "noncurrentVersionExpiration": [{"noncurrentDays": uploads.noncurrent_version_expiration_days}]},
-            {"id": "abort-incomplete-multipart-uploads", "status": "Enabled", "filter": [dict(ALL_OBJECTS)],
-             "abortIncompleteMultipartUpload": [{"daysAfterInitiation": ABORT_INCOMPLETE_MULTIPART_DAYS}]},
-        ]}),
-        sub("BucketPublicAccessBlock", {"blockPublicAcls": True, "blockPublicPolicy": True,
-                                        "ignorePublicAcls": True, "restrictPublicBuckets": True}),
-        sub("BucketPolicy", {"policy": bucket_policy(name)}),
-    ]
-
-
-def bucket_policy(name: str) -> str:
-    arn = bucket_arn(name)
-    return policy_json([
-        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-         "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        {"Sid": "DenyNonKmsEncryption", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-         "Resource": f"{arn}/*", "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}},
-        {"Sid": "DenyMissingEncryptionHeader", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-         "Resource": f"{arn}/*", "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}}},
-    ])
+    return hardened_bucket(ctx, r, names.uploads_bucket(ctx, r), component=COMPONENT)
 
 
 def replication_role_name(ctx: RenderContext) -> str:
