@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -164,6 +165,15 @@ def _check_no_overlap(regions: list[Region]) -> None:
                     f"{a.vpc_cidr} overlaps {b.vpc_cidr} of spec.regions[{b.index}] ({b.name}); peered VPCs need "
                     "disjoint CIDRs",
                 )
+
+
+def each_region(build_region: Callable[[RenderContext, Region], list[dict[str, Any]]],
+                ) -> Callable[[RenderContext], list[dict[str, Any]]]:
+    """A builder from a per-region builder: the MRs of every region, in spec order."""
+    def build(ctx: RenderContext) -> list[dict[str, Any]]:
+        return [mr for r in ctx.regions for mr in build_region(ctx, r)]
+
+    return build
 
 
 def ref(name: str) -> dict[str, str]:

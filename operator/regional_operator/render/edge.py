@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from ..aws_facts import WAF_MANAGED_RULE_GROUPS
 from . import names
-from .context import Region, RenderContext, ref
+from .context import Region, RenderContext, each_region, ref
 
 COMPONENT: Final = "edge"
 # TLS 1.3 + 1.2 with forward-secret AEAD ciphers only; AWS's recommended policy for ALBs.
@@ -152,8 +152,4 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     return out
 
 
-def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for r in ctx.regions:
-        out.extend(_region(ctx, r))
-    return out
+build = each_region(_region)

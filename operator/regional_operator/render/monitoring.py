@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from . import names
-from .context import Region, RenderContext, policy_json, ref
+from .context import Region, RenderContext, each_region, policy_json, ref
 
 COMPONENT: Final = "monitoring"
 PERIOD_SECONDS: Final = 300
@@ -155,8 +155,4 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     return out
 
 
-def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for r in ctx.regions:
-        out.extend(_region(ctx, r))
-    return out
+build = each_region(_region)

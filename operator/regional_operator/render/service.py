@@ -18,7 +18,7 @@ import re
 from typing import Any, Final
 
 from . import names
-from .context import Region, RenderContext, policy_json, ref
+from .context import Region, RenderContext, each_region, policy_json, ref
 
 COMPONENT: Final = "service"
 CONTAINER_NAME: Final = "payments-api"
@@ -221,8 +221,4 @@ def _ecs_service(ctx: RenderContext, r: Region, name: str, *, cluster: str, task
     })
 
 
-def build(ctx: RenderContext) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for r in ctx.regions:
-        out.extend(_region(ctx, r))
-    return out
+build = each_region(_region)
