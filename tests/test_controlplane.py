@@ -6,10 +6,10 @@ These pin down the properties later operator tests rely on, so a harness regress
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -253,8 +253,16 @@ def test_rbac_forbids_the_developer_what_admin_may(control_plane: ControlPlane, 
 # --------------------------------------------------------------------------------------------- lifecycle
 
 
-def _cp_temp_dirs() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob("regional-operator-cp-*"))
+def _processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line contains ``text`` (every component's flags name its temp dir)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return [pid for pid in found if pid_alive(pid)]
 
 
 def test_teardown_leaves_nothing_behind(control_plane: ControlPlane) -> None:
@@ -273,6 +281,7 @@ def test_teardown_leaves_nothing_behind(control_plane: ControlPlane) -> None:
     assert [name for name, pid in pids.items() if pid_alive(pid)] == []
     assert [pgid for pgid in pids.values() if process_group_members(pgid)] == []
     assert not tmp_dir.exists()
+    assert _processes_mentioning(str(tmp_dir)) == []
     second.stop()  # idempotent
 
 
@@ -286,10 +295,15 @@ def test_failed_start_reports_the_log_and_cleans_up(tmp_path: Path, control_plan
     (fake / "kube-apiserver").write_text("#!/bin/sh\necho 'simulated apiserver failure: bad flag' >&2\nexit 3\n")
     (fake / "kube-apiserver").chmod(0o755)
 
-    before = _cp_temp_dirs()
-    with pytest.raises(ControlPlaneError, match=r"(?s)kube-apiserver exited before .*simulated apiserver failure"):
+    expected = r"(?s)kube-apiserver exited before .*simulated apiserver failure"
+    with pytest.raises(ControlPlaneError, match=expected) as failure:
         ControlPlane.start(bin_dir=fake, allow_external=False, startup_timeout=30)
-    assert _cp_temp_dirs() <= before
+    # The message names the log inside the failed plane's temp dir; other sessions' dirs may come and go.
+    log = re.search(r"last lines of (\S+/kube-apiserver\.log)", str(failure.value))
+    assert log, "the error should name the component's log file"
+    tmp_dir = Path(log.group(1)).parent
+    assert not tmp_dir.exists()
+    assert _processes_mentioning(str(tmp_dir)) == []  # etcd, started first, was stopped too
 
 
 @pytest.mark.restarts_apiserver
