@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "RESULTS.md"
 REGION_POOL = [("us-east-1", "10.10.0.0/16"), ("us-east-2", "10.20.0.0/16"), ("us-west-2", "10.30.0.0/16"),
                ("eu-west-1", "10.40.0.0/16"), ("eu-central-1", "10.50.0.0/16")]
-WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE"}
+WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
 
 
 def example() -> dict[str, Any]:
@@ -174,7 +174,8 @@ def writes_by_resource(before: Any, after: Any) -> Counter[str]:
         out: Counter[str] = Counter()
         for s in counters:
             group = s.labels.get("group", "")
-            if group.endswith(".aws.m.upbound.io") or group == "platform.regional.io":
+            ours = group.endswith(".aws.m.upbound.io") or group == "platform.regional.io"
+            if ours and s.labels.get("verb") in WRITE_VERBS:
                 key = f"{s.labels.get('verb')} {s.labels.get('resource')}" + (
                     f"/{s.labels['subresource']}" if s.labels.get("subresource") else "")
                 out[key] += s.value
@@ -275,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--scale", default="10,50,100")
     parser.add_argument("--profile", help="write a cProfile of the operator during the largest scale run here")
+    parser.add_argument("--only-scale", action="store_true", help="skip latency, throughput and API cost")
     args = parser.parse_args(argv)
     runs = 3 if args.quick else 7
     sizes = [int(s) for s in args.scale.split(",") if s]

@@ -88,6 +88,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
     settings.posting.level = logging.INFO
+    # kopf logs every handler call at INFO: with one wake-up handler per MR event that is thousands of lines a
+    # minute and real CPU. Our own decisions are logged by "regional_operator"; kopf's warnings/errors stay.
+    if not os.environ.get("REGIONAL_OPERATOR_VERBOSE"):
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.networking.error_backoffs = [1, 2, 5, 10, 20]
     for k in KINDS.values():  # only our MRs cross the wire
         settings.watching.label_selectors[k.group, k.plural] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
