@@ -9,7 +9,7 @@ Byte-identical output is guaranteed by: entries sorted by name; every timestamp 
 entries, no comment, no extra fields; and ``ZIP_STORED`` -- deflate output may differ between zlib
 builds (e.g. zlib vs zlib-ng) while stored data cannot, and the source is only ~50 KB.
 
-Only the runtime modules are packaged: ``payments/*.py`` minus this build script. boto3 comes
+Only the runtime modules are packaged: ``payments/*.py`` minus this build script. botocore comes
 from the Lambda runtime and nothing else is imported, so there is no dependency directory.
 """
 

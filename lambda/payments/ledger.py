@@ -58,7 +58,7 @@ _STATUS: Final = {EventType.AUTHORIZE: "AUTHORIZED", EventType.CAPTURE: "CAPTURE
 
 
 class DynamoDBClient(Protocol):
-    """The two low-level client calls the ledger needs (boto3 ``dynamodb`` client or a test fake)."""
+    """The two low-level client calls the ledger needs (botocore ``dynamodb`` client or a test fake)."""
 
     def transact_write_items(self, **kwargs: Any) -> Any: ...
 
