@@ -200,35 +200,43 @@ def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):,.1f}, min {min(values):,.1f}, max {max(values):,.1f}"
 
 
-def subprocess_ms(code: str, pythonpath: str, runs: int) -> list[float]:
+def subprocess_ms(code: str, pythonpath: str, runs: int) -> tuple[list[float], list[float]]:
+    """(wall ms, CPU ms) of ``code`` in ``runs`` fresh interpreters; CPU time is the figure that a busy,
+    shared machine distorts least."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env |= {"PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1", "AWS_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
-    out = []
+    walls, cpus = [], []
     for _ in range(runs):
         result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        out.append(float(result.stdout.strip()))
-    return out
+        wall, cpu = result.stdout.split()
+        walls.append(float(wall))
+        cpus.append(float(cpu))
+    return walls, cpus
 
 
-def cold_start(runs: int) -> dict[str, list[float]]:
+def cold_start(runs: int) -> dict[str, tuple[list[float], list[float]]]:
     data, _ = build_package()
     with tempfile.TemporaryDirectory() as task:  # plays /var/task: the unzipped deployment package
         zipfile.ZipFile(io.BytesIO(data)).extractall(task)
-        timed = "import time; t=time.perf_counter(); {}; print((time.perf_counter()-t)*1000)"
+        timed = ("import time; t, c = time.perf_counter(), time.process_time(); {}; "
+                 "print((time.perf_counter()-t)*1000, (time.process_time()-c)*1000)")
         init = ("import payments.handler as h; h.build_runtime({'AWS_REGION':'us-east-1','LEDGER_TABLE':'t',"
                 "'DLQ_URL':'https://sqs.us-east-1.amazonaws.com/1/d','CONFIG_PATH':'/p/'})")
         interpreter = [sys.executable, "-c", "pass"]
-        starts = []
+        starts, start_cpus = [], []
         for _ in range(runs):
-            t = time.perf_counter()
+            t, before = time.perf_counter(), os.times()
             subprocess.run(interpreter, check=True)
+            after = os.times()
             starts.append((time.perf_counter() - t) * 1000)
+            start_cpus.append((after.children_user + after.children_system
+                               - before.children_user - before.children_system) * 1000)
         return {
             "import payments.handler (from the zip, no .pyc)": subprocess_ms(
                 timed.format("import payments.handler"), task, runs),
             "import + first-invocation init (botocore + 3 clients)": subprocess_ms(timed.format(init), task, runs),
-            "bare interpreter start (reference)": starts,
+            "bare interpreter start and exit (reference, whole process)": (starts, start_cpus),
         }
 
 
@@ -264,8 +272,10 @@ def main() -> int:
     print(f"python {platform.python_version()}, boto3 {boto3.__version__}, moto {moto.__version__}")
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}\n")
 
-    for label, values in cold_start(args.import_runs).items():
-        print(f"cold {label}, ms over {args.import_runs} fresh processes: {spread(values)}")
+    for label, (walls, cpus) in cold_start(args.import_runs).items():
+        print(f"cold {label}, ms over {args.import_runs} fresh processes:")
+        print(f"  wall: {spread(walls)}")
+        print(f"  CPU:  {spread(cpus)}")
     print()
     scenarios: list[tuple[str, Callable[[], tuple[handler.Runtime, Callable[[], None]]], int, int]] = [
         # moto's TransactWriteItems deep-copies every table for its rollback, so its rate falls as the
