@@ -67,7 +67,7 @@ WAF_MANAGED_RULE_GROUPS: Final[tuple[str, ...]] = (
 
 # Lambda Python runtime the payments handler targets (boto3 comes from it).
 # https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
-LAMBDA_PYTHON_RUNTIME: Final = "python3.12"
+LAMBDA_PYTHON_RUNTIME: Final = "python3.11"  # what lambda/payments is built and tested for (payments.build.RUNTIME)
 
 # ISO 3166-1 alpha-2 country codes (officially assigned), for WAF GeoMatchStatement.
 # https://www.iso.org/iso-3166-country-codes.html ; WAF: https://docs.aws.amazon.com/waf/latest/APIReference/API_GeoMatchStatement.html
@@ -86,10 +86,6 @@ REGION_DIRECTION_CODES: Final[dict[str, str]] = {
 # https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
 VPC_MIN_PREFIX: Final = 16
 SUBNET_MAX_PREFIX: Final = 28
-
-# Powertools for AWS Lambda (Python) v3, the AWS-managed public layer (published by account 017000801446 in every
-# commercial region): https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer
-POWERTOOLS_LAYER_ARN: Final = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:18"
 
 # SQS visibility timeout should be at least 6x the function timeout for event source mappings.
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html

@@ -17,7 +17,8 @@ from .errors import SpecValidationError
 REGION_PATTERN: Final = re.compile(
     r"^(?P<area>[a-z]{2})-(?P<gov>gov-)?(?P<dir>" + "|".join(REGION_DIRECTION_CODES) + r")-(?P<num>[1-9])$"
 )
-SUFFIX_PATTERN: Final = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+# no "--": RDS identifiers refuse consecutive hyphens
+SUFFIX_PATTERN: Final = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 # Longest region code: area (2) + gov marker (1) + direction (2) + digit (1).
 MAX_REGION_CODE_LENGTH: Final = 6
@@ -75,7 +76,8 @@ class Namer:
     def __init__(self, suffix: str, namespace: str, cr_name: str) -> None:
         if not SUFFIX_PATTERN.match(suffix):
             raise SpecValidationError(
-                "spec.environmentSuffix", "must be lowercase letters, digits and '-', starting and ending alphanumeric"
+                "spec.environmentSuffix",
+                "must be lowercase letters and digits in '-'-separated groups (no leading, trailing or double '-')",
             )
         if len(suffix) > max_suffix_length():
             raise SpecValidationError(

@@ -18,8 +18,9 @@ from .naming import REGION_PATTERN
 
 class _Model(BaseModel):
     # strict: no "8080" -> 8080 or "yes" -> True coercion, so a file the CLI renders is one the CRD admits.
+    # allow_inf_nan=False: `.inf` in a YAML threshold would render a non-JSON number no API server accepts
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True,
-                              strict=True)
+                              strict=True, allow_inf_nan=False)
 
 
 class ProviderConfigRef(_Model):

@@ -15,7 +15,6 @@ import json
 import re
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from regional_operator.aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2, REGION_DIRECTION_CODES
@@ -393,10 +392,6 @@ def test_render_returns_valid_mrs_or_refuses_naming_a_field(spec: Any, name: str
     assert _problems(full) == []
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "renderer bug (spec.py AlarmThresholds): floats allow inf/nan (pydantic's default), so a file given to the "
-    "CLI with `lambdaErrors: .inf` renders `threshold: .inf`, which is not JSON and no API server accepts; the "
-    "CRD cannot admit it either. Fix: model_config allow_inf_nan=False (or Field(allow_inf_nan=False))"))
 def test_an_infinite_threshold_is_refused() -> None:
     cr = {"apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
           "metadata": {"name": "payments", "namespace": "payments"},

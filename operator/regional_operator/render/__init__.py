@@ -60,9 +60,11 @@ def render(cr: Mapping[str, Any], defaults: RegionDefaults, observed: Observed |
 
 
 def _check_unique(resources: list[dict[str, Any]]) -> None:
+    """(kind, name) is unique, not just (apiVersion/kind, name): observed state and the operator's index key MRs
+    by kind and name (ecs and servicediscovery both have a `Service`)."""
     seen: set[tuple[str, str]] = set()
     for res in resources:
-        key = (f"{res['apiVersion']}/{res['kind']}", res["metadata"]["name"])
+        key = (res["kind"], res["metadata"]["name"])
         if key in seen:
             raise AssertionError(f"renderer produced {key} twice")  # a builder bug, never user input
         seen.add(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..aws_facts import LAMBDA_PYTHON_RUNTIME, POWERTOOLS_LAYER_ARN, SQS_VISIBILITY_TIMEOUT_FACTOR
+from ..aws_facts import LAMBDA_PYTHON_RUNTIME, SQS_VISIBILITY_TIMEOUT_FACTOR
 from . import names
 from .context import Pending, Region, RenderContext, policy_json, ref
 from .storage import hardened_bucket
@@ -123,7 +123,7 @@ def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         {"Sid": "DeadLetterRejected", "Effect": "Allow", "Action": ["sqs:SendMessage"],
          "Resource": arn(ctx, "sqs", r, names.dead_letter_queue(ctx, r))},
         {"Sid": "WriteOwnLedgerReplica", "Effect": "Allow",
-         "Action": ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+         "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
          "Resource": arn(ctx, "dynamodb", r, f"table/{names.ledger_table(ctx)}")},
         {"Sid": "ReadOwnParameters", "Effect": "Allow",
          "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
@@ -147,7 +147,9 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         ctx.pending.append(Pending("Function", function, "the payments Lambda package (no artifact given)"))
         return out
     artifact = ctx.artifact
-    obj = ctx.names.regional("payments-code", r.name)
+    # The digest is in the MR's name: S3 object keys are ForceNew in the provider, so a new package must be a new
+    # Object MR (the old one is pruned), never an in-place key change the provider would refuse.
+    obj = ctx.names.regional(f"payments-code-{artifact.sha256[:12]}", r.name)
     out.append(ctx.mr("s3/Object", obj, region=r, component=COMPONENT, for_provider={
         "bucketRef": ref(bucket), "key": artifact.key, "contentBase64": artifact.content_base64,
         "contentType": "application/zip", "serverSideEncryption": "aws:kms",
@@ -160,20 +162,18 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "roleRef": ref(ctx.names.named("lambda-role", r.name)),
         "memorySize": r.settings.lambda_memory_mb, "timeout": r.settings.lambda_timeout_seconds,
         "reservedConcurrentExecutions": r.settings.lambda_reserved_concurrency,
-        "layers": [POWERTOOLS_LAYER_ARN.format(region=r.name)],
         "kmsKeyArnRef": ref(names.kms_key(ctx, r)),
         "tracingConfig": {"mode": "Active"},
         "loggingConfig": {"logFormat": "JSON", "logGroup": f"/aws/lambda/{function}"},
         "vpcConfig": {"subnetIdRefs": [ref(names.subnet(ctx, r, "private", i)) for i in range(3)],
                       "securityGroupIdRefs": [ref(names.security_group(ctx, r, "lambda"))]},
         "environment": {"variables": {
-            "PAYMENTS_REGION": r.name,
             "PAYMENTS_API_ENDPOINT": r.settings.payments_api_endpoint,
             "LEDGER_TABLE": names.ledger_table(ctx),
             "DLQ_URL": queue_url(ctx, r, names.dead_letter_queue(ctx, r)),
             "CONFIG_PATH": names.ssm_path(ctx, r),
-            "POWERTOOLS_SERVICE_NAME": "payments-processor",
-            "POWERTOOLS_METRICS_NAMESPACE": "Payments",
+            "SERVICE_NAME": "payments-processor",
+            "METRICS_NAMESPACE": "Payments",
         }},
     }))
     out.append(ctx.mr("lambda/EventSourceMapping", ctx.names.regional("payments-esm", r.name), region=r,
