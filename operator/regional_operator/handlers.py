@@ -9,7 +9,6 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -17,68 +16,35 @@ import kopf
 from . import metrics, profiling
 from .artifact import LambdaArtifact, load_artifact
 from .kube import KubeClient
+from .mrwatch import MRIndex, MRWatcher, watched_namespaces
 from .reconcile.defaults_store import DefaultsStore
 from .reconcile.delete import delete_step
 from .reconcile.reconciler import Operator, reconcile, report_deletion
 from .reconcile.resources import GROUP, PLURAL, VERSION
-from .render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
-from .render.kinds import KINDS, Kind
+from .render.kinds import KINDS
 from .signals import Wakeups
 
 log = logging.getLogger("regional_operator")
 RESYNC_SECONDS = float(os.environ.get("REGIONAL_OPERATOR_RESYNC_SECONDS", "300"))
-DEBOUNCE_SECONDS = float(os.environ.get("REGIONAL_OPERATOR_DEBOUNCE_SECONDS", "0.1"))
+# MR events arrive in bursts (hundreds per deployment while the provider creates things); one pass per burst.
+DEBOUNCE_SECONDS = float(os.environ.get("REGIONAL_OPERATOR_DEBOUNCE_SECONDS", "0.5"))
 DEFAULTS_POLL_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 60.0
 FINALIZER = f"{GROUP}/finalizer"
 
 wakeups = Wakeups()
+_index = MRIndex()
 _operator: Operator | None = None
+_watcher: MRWatcher | None = None
 
 
-def _index_id(k: Kind) -> str:
-    return f"mr_{k.service}_{k.kind.lower()}"
-
-
-def _summary(body: Mapping[str, Any]) -> dict[str, Any]:
-    """What the index keeps of an MR: enough to compare, assess and delete; managedFields dropped (memory)."""
-    meta = {k: v for k, v in body["metadata"].items() if k != "managedFields"}
-    return {"apiVersion": body["apiVersion"], "kind": body["kind"], "metadata": meta,
-            "spec": body.get("spec") or {}, "status": body.get("status") or {}}
-
-
-def _register_mr_kind(k: Kind) -> None:
-    """An index (owned MRs by deployment) and a wake-up on every event, for one MR kind."""
-    labels = {LABEL_MANAGED_BY: MANAGED_BY}
-
-    def index(body: kopf.Body, namespace: str | None, labels: Mapping[str, str], **_: Any) -> Any:
-        owner = labels.get(LABEL_DEPLOYMENT)
-        return {(namespace, owner): _summary(body)} if owner else None
-
-    def event(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
-        metrics.watch_event(k.key)
-        owner = labels.get(LABEL_DEPLOYMENT)
-        if owner and namespace:
-            wakeups.wake((namespace, owner))
-
-    kopf.index(k.group, "v1beta1", k.plural, id=_index_id(k), labels=labels)(index)
-    kopf.on.event(k.group, "v1beta1", k.plural, id=f"wake_{k.service}_{k.kind.lower()}", labels=labels)(event)
-
-
-for _kind in KINDS.values():
-    _register_mr_kind(_kind)
-
-
-def owned_mrs(namespace: str, name: str, indexes: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for k in KINDS.values():
-        out.extend(indexes[_index_id(k)].get((namespace, name), []))
-    return out
+def owned_mrs(namespace: str, name: str) -> list[dict[str, Any]]:
+    return _index.owned(namespace, name)
 
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    global _operator  # noqa: PLW0603 - one operator per process, created once kopf has started
+    global _operator, _watcher  # noqa: PLW0603 - one operator per process, created once kopf has started
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=f"kopf.{GROUP}")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=f"kopf.{GROUP}")
@@ -93,8 +59,6 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     if not os.environ.get("REGIONAL_OPERATOR_VERBOSE"):
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.networking.error_backoffs = [1, 2, 5, 10, 20]
-    for k in KINDS.values():  # only our MRs cross the wire
-        settings.watching.label_selectors[k.group, k.plural] = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
     artifact: LambdaArtifact | None
     try:
         artifact = load_artifact()
@@ -103,6 +67,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         artifact = None
     _operator = Operator(client=KubeClient(), defaults=DefaultsStore(), artifact=artifact,
                          apply_concurrency=int(os.environ.get("REGIONAL_OPERATOR_APPLY_CONCURRENCY", "16")))
+    watch_client = KubeClient(max_connections=len(KINDS) * len(watched_namespaces() or [None]) + 8)
+    _watcher = MRWatcher(watch_client, _index, wakeups.wake, namespaces=watched_namespaces(),
+                         inactivity=settings.watching.inactivity_timeout)
+    _watcher.start()
     metrics.serve(int(os.environ.get("REGIONAL_OPERATOR_METRICS_PORT", "9090")))
     profiling.start_if_requested()
     asyncio.get_running_loop().create_task(_watch_defaults(_operator))
@@ -111,6 +79,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 @kopf.on.cleanup()
 async def cleanup(**_: Any) -> None:
     profiling.stop_and_dump()
+    if _watcher is not None:
+        await _watcher.stop()
+        await _watcher.client.close()
     if _operator is not None:
         await _operator.client.close()
 
@@ -140,6 +111,7 @@ async def run(body: kopf.Body, namespace: str, name: str, stopped: kopf.DaemonSt
     assert _operator is not None
     key = (namespace, name)
     wakeups.event(key)
+    await _index.synced.wait()  # never reconcile from a half-listed index (it would re-create what exists)
     failures = 0
     was_ready: bool | None = None
     while not stopped:
@@ -147,7 +119,7 @@ async def run(body: kopf.Body, namespace: str, name: str, stopped: kopf.DaemonSt
             return
         started = asyncio.get_running_loop().time()
         try:
-            outcome = await reconcile(_operator, body, owned_mrs(namespace, name, kwargs))
+            outcome = await reconcile(_operator, body, owned_mrs(namespace, name))
             failures = 0
             metrics.RECONCILES.labels("stalled" if outcome.stalled else "ok").inc()
             for mr_key in outcome.report.applied:
@@ -193,7 +165,8 @@ def _announce(body: kopf.Body, outcome: Any, was_ready: bool | None) -> None:
 async def delete(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> None:
     """Ordered deletion; retried (kopf.TemporaryError) until every owned MR is gone, then the finalizer goes."""
     assert _operator is not None
-    progress = await delete_step(_operator.client, owned_mrs(namespace, name, kwargs))
+    await _index.synced.wait()
+    progress = await delete_step(_operator.client, owned_mrs(namespace, name))
     if progress.done:
         wakeups.forget((namespace, name))
         kopf.info(body, reason="Deleted", message=progress.message)

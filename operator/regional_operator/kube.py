@@ -84,6 +84,10 @@ class KubeClient:
                                                   timeout=aiohttp.ClientTimeout(total=60))
         return self._session
 
+    async def session(self) -> aiohttp.ClientSession:
+        """The shared session, for streaming requests (watches) that must not be buffered."""
+        return await self._ensure()
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

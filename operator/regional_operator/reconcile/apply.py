@@ -8,7 +8,6 @@ field manager, so fields the provider late-initializes stay the provider's.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,31 +25,63 @@ class ApplyReport:
 
 
 def with_ownership(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
-    """Add the controller owner reference, the CR's labels (ours win) and the applied-hash annotation."""
-    out = copy.deepcopy(dict(obj))
-    meta = out["metadata"]
+    """Add the controller owner reference, the CR's labels (ours win) and the applied-hash annotation.
+
+    Only `metadata` is copied (shallowly): render() builds fresh objects on every call and nothing else holds
+    them, and a deep copy of ~230 MRs per pass was the operator's largest CPU cost under load.
+    """
     owner_meta = owner["metadata"]
-    meta["labels"] = {**(owner_meta.get("labels") or {}), **meta["labels"]}
+    meta = {**obj["metadata"], "annotations": dict(obj["metadata"].get("annotations") or {})}
+    meta["labels"] = {**(owner_meta.get("labels") or {}), **obj["metadata"]["labels"]}
+    out = {**obj, "metadata": meta}
     meta["ownerReferences"] = [{
         "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "name": owner_meta["name"], "uid": owner_meta["uid"],
         "controller": True, "blockOwnerDeletion": True,
     }]
-    meta.setdefault("annotations", {})[HASH_ANNOTATION] = content_hash(out)
+    meta["annotations"][HASH_ANNOTATION] = content_hash(out)
     return out
 
 
-def needs_apply(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
+class InSyncCache:
+    """(namespace, kind, name) -> (resourceVersion, applied hash) of live MRs already verified to hold every field
+    we render: an unchanged object need not be compared field by field again on the next pass."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str], tuple[str, str]] = {}
+
+    def key(self, obj: Mapping[str, Any]) -> tuple[str, str, str]:
+        meta = obj["metadata"]
+        return str(meta.get("namespace")), str(obj["kind"]), str(meta["name"])
+
+    def verified(self, live: Mapping[str, Any], digest: str) -> bool:
+        return self._seen.get(self.key(live)) == (str(live["metadata"].get("resourceVersion")), digest)
+
+    def remember(self, live: Mapping[str, Any], digest: str) -> None:
+        self._seen[self.key(live)] = (str(live["metadata"].get("resourceVersion")), digest)
+
+    def forget(self, obj: Mapping[str, Any]) -> None:
+        self._seen.pop(self.key(obj), None)
+
+
+def needs_apply(desired: Mapping[str, Any], live: Mapping[str, Any] | None, cache: InSyncCache | None = None) -> bool:
     if live is None or live["metadata"].get("deletionTimestamp"):
         return live is None  # a deleting MR is left to finish; it is re-created once gone
+    digest = desired["metadata"]["annotations"][HASH_ANNOTATION]
     annotations = live["metadata"].get("annotations") or {}
-    if annotations.get(HASH_ANNOTATION) != desired["metadata"]["annotations"][HASH_ANNOTATION]:
+    if annotations.get(HASH_ANNOTATION) != digest:
         return True
-    return not (is_subset(desired["spec"], live.get("spec") or {})
-                and is_subset(desired["metadata"].get("labels") or {}, live["metadata"].get("labels") or {}))
+    if cache is not None and cache.verified(live, digest):
+        return False
+    in_sync = (is_subset(desired["spec"], live.get("spec") or {})
+               and is_subset(desired["metadata"].get("labels") or {}, live["metadata"].get("labels") or {}))
+    if in_sync and cache is not None:
+        cache.remember(live, digest)
+    return not in_sync
 
 
 async def apply_all(client: KubeClient, desired: Sequence[Mapping[str, Any]],
-                    live: Mapping[MRKey, Mapping[str, Any]], *, concurrency: int) -> ApplyReport:
+                    live: Mapping[MRKey, Mapping[str, Any]], *, concurrency: int,
+                    cache: InSyncCache | None = None) -> ApplyReport:
     """Server-side apply every desired MR that differs from its live copy, `concurrency` at a time."""
     report = ApplyReport()
     gate = asyncio.Semaphore(concurrency)
@@ -66,7 +97,7 @@ async def apply_all(client: KubeClient, desired: Sequence[Mapping[str, Any]],
                     raise  # transient: the caller retries with backoff
                 report.errors[key] = err.message
 
-    await asyncio.gather(*(one(o) for o in desired if needs_apply(o, live.get(key_of(o)))))
+    await asyncio.gather(*(one(o) for o in desired if needs_apply(o, live.get(key_of(o)), cache)))
     return report
 
 

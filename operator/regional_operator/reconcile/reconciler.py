@@ -15,7 +15,7 @@ from ..kube import KubeClient
 from ..naming import region_code
 from ..render import render
 from ..render.observed import Observed
-from .apply import ApplyReport, apply_all, prune, with_ownership
+from .apply import ApplyReport, InSyncCache, apply_all, prune, with_ownership
 from .conditions import Condition, merge_conditions
 from .defaults_store import DefaultsStore
 from .resources import CR_REF, MRKey, key_of
@@ -30,6 +30,7 @@ class Operator:
     defaults: DefaultsStore
     artifact: LambdaArtifact | None
     apply_concurrency: int = 16
+    in_sync: InSyncCache = field(default_factory=InSyncCache)
 
 
 @dataclass
@@ -67,7 +68,7 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[Mapp
         return outcome
 
     desired = [with_ownership(o, cr) for o in result.resources]
-    report = await apply_all(op.client, desired, live, concurrency=op.apply_concurrency)
+    report = await apply_all(op.client, desired, live, concurrency=op.apply_concurrency, cache=op.in_sync)
     wanted = {key_of(o) for o in desired} | {(p.kind, p.name) for p in result.pending}
     unwanted = [o for k, o in live.items() if k not in wanted]
     await prune(op.client, report, unwanted)
