@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import random
+from collections import Counter
 from typing import Any
 
 import kopf
@@ -20,7 +21,7 @@ from .mrwatch import MRIndex, MRWatcher, watched_namespaces
 from .reconcile.defaults_store import DefaultsStore
 from .reconcile.delete import delete_step
 from .reconcile.reconciler import Operator, reconcile, report_deletion
-from .reconcile.resources import GROUP, PLURAL, VERSION
+from .reconcile.resources import GROUP, PLURAL, VERSION, readiness
 from .render.kinds import KINDS
 from .signals import Wakeups
 
@@ -36,6 +37,7 @@ wakeups = Wakeups()
 _index = MRIndex()
 _operator: Operator | None = None
 _watcher: MRWatcher | None = None
+_deployment_ready: dict[tuple[str, str], bool] = {}
 
 
 def owned_mrs(namespace: str, name: str) -> list[dict[str, Any]]:
@@ -86,10 +88,23 @@ async def cleanup(**_: Any) -> None:
         await _operator.client.close()
 
 
+def _publish_gauges() -> None:
+    """MRs by kind and readiness, and deployments by Ready, for dashboards (cheap: the index is in memory)."""
+    counts: Counter[tuple[str, bool]] = Counter((mr["kind"], readiness(mr)[0]) for mr in _index.all())
+    metrics.MANAGED_RESOURCES.clear()
+    for (kind, ready), n in counts.items():
+        metrics.MANAGED_RESOURCES.labels(kind, str(ready).lower()).set(n)
+    ready_count = sum(_deployment_ready.values())
+    metrics.DEPLOYMENTS.labels("true").set(ready_count)
+    metrics.DEPLOYMENTS.labels("false").set(len(_deployment_ready) - ready_count)
+
+
 async def _watch_defaults(op: Operator) -> None:
-    """A changed defaults file (ConfigMap update) wakes every deployment, so alarms follow without a restart."""
+    """A changed defaults file (ConfigMap update) wakes every deployment, so alarms follow without a restart;
+    the same tick publishes the gauges."""
     while True:
         await asyncio.sleep(DEFAULTS_POLL_SECONDS)
+        _publish_gauges()
         try:
             if op.defaults.refresh():
                 log.info("region defaults changed (version %s); resyncing all", op.defaults.current.version)
@@ -125,7 +140,7 @@ async def run(body: kopf.Body, namespace: str, name: str, stopped: kopf.DaemonSt
             for mr_key in outcome.report.applied:
                 metrics.MR_APPLIES.labels(mr_key[0]).inc()
             _announce(body, outcome, was_ready)
-            was_ready = outcome.ready
+            was_ready = _deployment_ready[key] = outcome.ready
             delay = RESYNC_SECONDS
         except Exception as err:
             failures += 1
@@ -169,6 +184,7 @@ async def delete(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> N
     progress = await delete_step(_operator.client, owned_mrs(namespace, name))
     if progress.done:
         wakeups.forget((namespace, name))
+        _deployment_ready.pop((namespace, name), None)
         kopf.info(body, reason="Deleted", message=progress.message)
         return
     if progress.orphaned:

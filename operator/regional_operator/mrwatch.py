@@ -96,6 +96,9 @@ class MRIndex:
     def owned(self, namespace: str, name: str) -> list[dict[str, Any]]:
         return list(self._by_owner.get((namespace, name), {}).values())
 
+    def all(self) -> list[dict[str, Any]]:
+        return [mr for mrs in self._by_owner.values() for mr in mrs.values()]
+
     def __len__(self) -> int:
         return len(self._owner_of)
 

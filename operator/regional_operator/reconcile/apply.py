@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from ..kube import ApiError, KubeClient
 from .resources import GROUP, HASH_ANNOTATION, KIND, VERSION, MRKey, content_hash, is_subset, key_of, ref_of, tier_of
 
@@ -112,4 +113,5 @@ async def prune(client: KubeClient, report: ApplyReport, unwanted: Sequence[Mapp
             report.prune_waiting.append(key)
             continue
         await client.delete(ref_of(obj), obj["metadata"]["namespace"], obj["metadata"]["name"])
+        metrics.MR_DELETES.labels(obj["kind"]).inc()
         report.pruned.append(key)

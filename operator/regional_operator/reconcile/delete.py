@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import metrics
 from ..kube import KubeClient
 from .resources import key_of, ref_of, tier_of
 
@@ -57,5 +58,6 @@ async def delete_step(client: KubeClient, owned: Sequence[Mapping[str, Any]]) ->
         if retained(obj):
             progress.orphaned.append(label)
         await client.delete(ref_of(obj), obj["metadata"]["namespace"], obj["metadata"]["name"])
+        metrics.MR_DELETES.labels(obj["kind"]).inc()
         progress.requested.append(label)
     return progress
