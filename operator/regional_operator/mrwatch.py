@@ -46,7 +46,8 @@ class MRIndex:
 
     def __init__(self) -> None:
         self._by_owner: dict[Owner, dict[MRId, dict[str, Any]]] = {}
-        self._owner_of: dict[tuple[str, str, str], Owner] = {}  # (namespace, kind, name) -> owner
+        # (namespace, apiVersion/kind, name) -> owner: the group matters, ecs and servicediscovery both have Service
+        self._owner_of: dict[tuple[str, str, str], Owner] = {}
         self.synced = asyncio.Event()
 
     @staticmethod
@@ -55,37 +56,47 @@ class MRIndex:
         deployment = (meta.get("labels") or {}).get(LABEL_DEPLOYMENT)
         return (str(meta.get("namespace")), str(deployment)) if deployment else None
 
+    @staticmethod
+    def _ident(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+        meta = obj["metadata"]
+        return str(meta.get("namespace")), f"{obj['apiVersion']}/{obj['kind']}", str(meta["name"])
+
+    @staticmethod
+    def _mr_id(obj: Mapping[str, Any]) -> MRId:
+        return str(obj["kind"]), str(obj["metadata"]["name"])
+
     def upsert(self, obj: Mapping[str, Any]) -> Owner | None:
         owner = self._owner(obj)
-        ident = (str(obj["metadata"].get("namespace")), str(obj["kind"]), str(obj["metadata"]["name"]))
+        ident = self._ident(obj)
         previous = self._owner_of.get(ident)
         if previous is not None and previous != owner:
-            self._by_owner.get(previous, {}).pop(ident[1:], None)
+            self._by_owner.get(previous, {}).pop(self._mr_id(obj), None)
         if owner is None:
             self._owner_of.pop(ident, None)
             return previous
-        self._by_owner.setdefault(owner, {})[ident[1:]] = summary(obj)
+        self._by_owner.setdefault(owner, {})[self._mr_id(obj)] = summary(obj)
         self._owner_of[ident] = owner
         return owner
 
     def remove(self, obj: Mapping[str, Any]) -> Owner | None:
-        ident = (str(obj["metadata"].get("namespace")), str(obj["kind"]), str(obj["metadata"]["name"]))
-        owner = self._owner_of.pop(ident, None)
+        owner = self._owner_of.pop(self._ident(obj), None)
         if owner is not None:
             mrs = self._by_owner.get(owner, {})
-            mrs.pop(ident[1:], None)
+            mrs.pop(self._mr_id(obj), None)
             if not mrs:
                 self._by_owner.pop(owner, None)
         return owner
 
-    def replace_kind(self, kind: str, namespace: str | None, objects: Iterable[Mapping[str, Any]]) -> set[Owner]:
+    def replace_kind(self, k: Kind, namespace: str | None, objects: Iterable[Mapping[str, Any]]) -> set[Owner]:
         """After a (re)list: the listed objects are the truth for this kind (in this namespace)."""
         touched: set[Owner] = set()
-        listed = {(str(o["metadata"].get("namespace")), kind, str(o["metadata"]["name"])) for o in objects}
-        for ident in [i for i in self._owner_of if i[1] == kind and (namespace is None or i[0] == namespace)]:
+        objects = list(objects)
+        type_key = f"{k.api_version}/{k.kind}"
+        listed = {self._ident(o) for o in objects}
+        for ident in [i for i in self._owner_of if i[1] == type_key and (namespace is None or i[0] == namespace)]:
             if ident not in listed:
                 gone = self._owner_of.pop(ident)
-                self._by_owner.get(gone, {}).pop(ident[1:], None)
+                self._by_owner.get(gone, {}).pop((k.kind, ident[2]), None)
                 touched.add(gone)
         for obj in objects:
             upserted = self.upsert(obj)
@@ -151,7 +162,7 @@ class MRWatcher:
             try:
                 listing = await self.client.request("GET", ref.path(namespace), params={"labelSelector": SELECTOR})
                 items = [{**o, "apiVersion": k.api_version, "kind": k.kind} for o in listing.get("items", [])]
-                self._notify(self.index.replace_kind(k.kind, namespace, items))
+                self._notify(self.index.replace_kind(k, namespace, items))
                 self._mark_synced(k, namespace)
                 failures = 0
                 await self._watch(k, ref, namespace, str(listing["metadata"]["resourceVersion"]))
