@@ -90,9 +90,20 @@ class Env:
             raise AssertionError(f"{err}\nstatus: {yaml.safe_dump(status_now)}") from None
 
     def stop(self) -> None:
-        for proc in (self.operator, self.simulator):
-            if proc is not None:
-                proc.cleanup()
+        """Leave nothing behind that keeps writing: a namespace deleted after the simulator stopped would hold
+        its MRs' finalizers forever, and the namespace controller's retries would pollute later tests' request
+        counts. So: stop the operator, release the CRs' finalizers, delete the namespace while the simulator
+        still answers for the MRs, then stop the simulator."""
+        if self.operator is not None:
+            self.operator.cleanup()
+        names = self.cp.kubectl("get", "regionaldeployments.platform.regional.io", "-n", self.ns, "-o", "name",
+                                check=False).stdout.split()
+        for name in names:
+            self.cp.kubectl("patch", name, "-n", self.ns, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
+                            check=False)
+        if self.simulator is not None:
+            self.cp.kubectl("delete", "namespace", self.ns, "--wait=true", "--timeout=90s", check=False, timeout=120)
+            self.simulator.cleanup()
 
 
 @pytest.fixture(scope="session")
