@@ -23,7 +23,7 @@ from .reconcile.delete import delete_step
 from .reconcile.reconciler import Operator, reconcile, report_deletion
 from .reconcile.resources import GROUP, PLURAL, VERSION, readiness
 from .render.kinds import KINDS
-from .signals import Wakeups
+from .signals import PassLocks, Wakeups
 
 log = logging.getLogger("regional_operator")
 RESYNC_SECONDS = float(os.environ.get("REGIONAL_OPERATOR_RESYNC_SECONDS", "300"))
@@ -34,6 +34,7 @@ MAX_BACKOFF_SECONDS = 60.0
 FINALIZER = f"{GROUP}/finalizer"
 
 wakeups = Wakeups()
+_passes = PassLocks()
 _index = MRIndex()
 _operator: Operator | None = None
 _watcher: MRWatcher | None = None
@@ -130,11 +131,12 @@ async def run(body: kopf.Body, namespace: str, name: str, stopped: kopf.DaemonSt
     failures = 0
     was_ready: bool | None = None
     while not stopped:
-        if body.metadata.get("deletionTimestamp"):
-            return
         started = asyncio.get_running_loop().time()
         try:
-            outcome = await reconcile(_operator, body, owned_mrs(namespace, name))
+            async with _passes.lock(key):  # never concurrently with a deletion step of the same deployment
+                if body.metadata.get("deletionTimestamp"):
+                    return  # deletion owns the MRs now: a pass could re-create what it just deleted
+                outcome = await reconcile(_operator, body, owned_mrs(namespace, name))
             failures = 0
             metrics.RECONCILES.labels("stalled" if outcome.stalled else "ok").inc()
             for mr_key in outcome.report.applied:
@@ -181,7 +183,8 @@ async def delete(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> N
     """Ordered deletion; retried (kopf.TemporaryError) until every owned MR is gone, then the finalizer goes."""
     assert _operator is not None
     await _index.synced.wait()
-    progress = await delete_step(_operator.client, owned_mrs(namespace, name))
+    async with _passes.lock((namespace, name)):  # waits for an in-flight reconcile pass to finish
+        progress = await delete_step(_operator.client, owned_mrs(namespace, name))
     if progress.done:
         wakeups.forget((namespace, name))
         _deployment_ready.pop((namespace, name), None)

@@ -37,3 +37,14 @@ class Wakeups:
             return False
         finally:
             event.clear()
+
+
+class PassLocks:
+    """One lock per deployment, so a reconcile pass and a deletion step never interleave (a pass in flight
+    when deletion starts could otherwise re-apply MRs the deletion just removed)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Key, asyncio.Lock] = {}
+
+    def lock(self, key: Key) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
