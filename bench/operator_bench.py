@@ -31,7 +31,7 @@ import kopf
 import yaml
 from regional_operator.artifact import load_artifact
 from regional_operator.defaults import load_defaults
-from regional_operator.kube import KubeClient, ResourceRef
+from regional_operator.kube import ApiError, KubeClient, ResourceRef
 from regional_operator.reconcile.apply import with_ownership
 from regional_operator.reconcile.resources import ref_of
 from regional_operator.render import render
@@ -92,8 +92,15 @@ class MRCounter:
         await asyncio.gather(*(e.wait() for e in ready))
 
     async def _watch(self, ref: ResourceRef, started: asyncio.Event) -> None:
-        session = await self.client._ensure()
-        listing = await self.client.request("GET", ref.path(self.namespace))
+        session = await self.client.session()
+        for attempt in range(60):  # right after CRD installs the server answers 429 "storage is initializing"
+            try:
+                listing = await self.client.request("GET", ref.path(self.namespace))
+                break
+            except ApiError:
+                if attempt == 59:
+                    raise
+                await asyncio.sleep(0.5)
         rv = listing["metadata"]["resourceVersion"]
         url = ref.path(self.namespace).lstrip("/") + f"?watch=1&resourceVersion={rv}"
         async with session.get(url, timeout=None) as resp:  # type: ignore[arg-type]
