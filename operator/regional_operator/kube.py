@@ -80,7 +80,7 @@ class KubeClient:
             headers = {"Accept": "application/json", **self._info.as_http_headers()}
             connector = aiohttp.TCPConnector(ssl=_ssl_context(self._info), limit=self._max_connections)
             self._session = aiohttp.ClientSession(base_url=self._info.server.rstrip("/") + "/", headers=headers,
-                                                  connector=connector,
+                                                  connector=connector, read_bufsize=2**22,  # 4 MiB watch lines
                                                   timeout=aiohttp.ClientTimeout(total=60))
         return self._session
 

@@ -168,7 +168,7 @@ class MRWatcher:
                 await self._watch(k, ref, namespace, str(listing["metadata"]["resourceVersion"]))
             except asyncio.CancelledError:
                 raise
-            except (ApiError, aiohttp.ClientError, TimeoutError, ValueError) as err:
+            except Exception as err:  # a watch task must never die silently: log, back off, relist
                 delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
                 failures += 1
                 log.warning("watch %s in %s: %s; relisting in %.1fs", k.key, namespace or "all namespaces",

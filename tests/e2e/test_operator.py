@@ -4,11 +4,13 @@ real provider CRDs admitting every MR."""
 from __future__ import annotations
 
 import copy
+import time
 from collections import Counter
 
 import pytest
 
 from tests.e2e.conftest import Env, load_example
+from tests.e2e.test_faults import wait_deleted
 
 pytestmark = pytest.mark.cluster
 
@@ -69,6 +71,18 @@ def test_threshold_change_updates_alarms_in_place(env: Env) -> None:
     region = next(r for r in changed["spec"]["regions"] if r["name"] == "us-east-2")
     region.setdefault("alarmThresholds", {})["rdsCpuPercent"] = 42
     env.apply(changed)
+    # Never Ready at the new generation while the changed alarm's conditions still speak for its old one (read the
+    # CR first, then the alarm: an MR only gets fresher, so a stale alarm now was stale when the CR said Ready).
+    generation = env.get(name)["metadata"]["generation"]
+    for _ in range(30):
+        ready = env.condition(name, "Ready") or {}
+        alarms = [m for m in env.mrs(name) if m["kind"] == "MetricAlarm" and m["metadata"]["name"].startswith(
+            "alarm-rds-cpu") and m["metadata"]["labels"]["platform.regional.io/region"] == "us-east-2"]
+        if ready.get("status") == "True" and ready.get("observedGeneration") == generation and alarms:
+            synced = next(c for c in alarms[0]["status"]["conditions"] if c["type"] == "Synced")
+            assert synced["observedGeneration"] == alarms[0]["metadata"]["generation"], "Ready before the provider"
+            break
+        time.sleep(0.2)
 
     def updated() -> bool:
         status = (env.get(name) or {}).get("status") or {}
@@ -130,19 +144,9 @@ def test_delete_removes_everything_in_order(env: Env) -> None:
     all_tiers = {(m["kind"], m["metadata"]["name"]): _tier(m) for m in env.mrs(name)}
     assert set(all_tiers.values()) == {0, 1, 2, 3, 4, 5}
     env.cp.kubectl("delete", "regionaldeployments.platform.regional.io", name, "-n", env.ns, "--wait=false")
-    samples = 0
-    while env.get(name) is not None:
-        remaining = env.mrs(name)
-        samples += 1
-        if remaining:
-            lowest_present = min(_tier(m) for m in remaining)
-            deleting = [m for m in remaining if m["metadata"].get("deletionTimestamp")]
-            # only the lowest tier still present is being deleted; nothing above it was asked to go yet
-            assert all(_tier(m) == lowest_present for m in deleting), sorted({_tier(m) for m in deleting})
-            gone = set(all_tiers) - {(m["kind"], m["metadata"]["name"]) for m in remaining}
-            assert all(all_tiers[k] < lowest_present for k in gone), "a higher tier went before a lower one"
-        assert samples < 2000, "deletion did not finish"
-    assert samples > 3, "deletion too fast to observe the order"
+    # samples the MRs highest tier first and asserts on each sample that nothing above the lowest tier still
+    # present is gone or deleting, and that the CR (finalizer) outlives every MR
+    wait_deleted(env, name, tiers=all_tiers, context="delete")
     assert env.mrs(name) == [], "MRs left behind"
     events = env.cp.kubectl_json("get", "events", "-n", env.ns, "--field-selector",
                                  f"involvedObject.name={name}")["items"]

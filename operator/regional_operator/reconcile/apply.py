@@ -20,6 +20,8 @@ from .resources import GROUP, HASH_ANNOTATION, KIND, VERSION, MRKey, content_has
 @dataclass
 class ApplyReport:
     applied: list[MRKey] = field(default_factory=list)
+    # what the API server returned for each apply: the MR as it is now (new generation, stale conditions)
+    returned: dict[MRKey, dict[str, Any]] = field(default_factory=dict)
     errors: dict[MRKey, str] = field(default_factory=dict)
     pruned: list[MRKey] = field(default_factory=list)
     prune_waiting: list[MRKey] = field(default_factory=list)
@@ -91,7 +93,7 @@ async def apply_all(client: KubeClient, desired: Sequence[Mapping[str, Any]],
         key = key_of(obj)
         async with gate:
             try:
-                await client.apply(ref_of(obj), obj)
+                report.returned[key] = await client.apply(ref_of(obj), obj)
                 report.applied.append(key)
             except ApiError as err:
                 if err.status >= 500 or err.status == 429:

@@ -77,6 +77,9 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[Mapp
 
     regions = {r["name"]: region_code(r["name"]) for r in cr["spec"]["regions"]}
     thresholds = _thresholds(desired)
+    # Judge readiness on the MRs as they are after this pass's applies: a changed MR has a new generation its
+    # conditions do not speak for yet, so the deployment is not Ready until the provider has caught up.
+    live = {**live, **report.returned}
     a = assess(desired, live, report.errors)
     outcome.assessment = a
     if report.errors:
