@@ -62,9 +62,6 @@ class InSyncCache:
     def remember(self, live: Mapping[str, Any], digest: str) -> None:
         self._seen[self.key(live)] = (str(live["metadata"].get("resourceVersion")), digest)
 
-    def forget(self, obj: Mapping[str, Any]) -> None:
-        self._seen.pop(self.key(obj), None)
-
 
 def needs_apply(desired: Mapping[str, Any], live: Mapping[str, Any] | None, cache: InSyncCache | None = None) -> bool:
     if live is None or live["metadata"].get("deletionTimestamp"):

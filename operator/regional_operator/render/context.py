@@ -181,6 +181,11 @@ def ref(name: str) -> dict[str, str]:
     return {"name": name}
 
 
+def compact_json(value: Any) -> str:
+    """Compact, key-sorted JSON so the same spec always renders the same bytes (no spurious updates)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def policy_json(statements: list[dict[str, Any]]) -> str:
     """An IAM/resource policy document as the compact, key-sorted JSON string the provider stores."""
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":"))
+    return compact_json({"Version": "2012-10-17", "Statement": statements})

@@ -13,12 +13,11 @@ literal (the provider's resourceArnRef only points at API Gateway stages), so it
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from ..aws_facts import WAF_MANAGED_RULE_GROUPS
 from . import names
-from .context import Region, RenderContext, each_region, ref
+from .context import Region, RenderContext, compact_json, each_region, ref
 
 COMPONENT: Final = "edge"
 # TLS 1.3 + 1.2 with forward-secret AEAD ciphers only; AWS's recommended policy for ALBs.
@@ -26,10 +25,6 @@ COMPONENT: Final = "edge"
 TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 RATE_WINDOW_SECONDS: Final = 300  # the limit in region settings is per 5 minutes
 HEALTHY_HTTP_CODES: Final = "200-399"
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _visibility(metric: str) -> dict[str, Any]:
@@ -139,7 +134,7 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
             "scope": "REGIONAL",
             "defaultAction": {"allow": {}},
             "visibilityConfig": {"cloudwatchMetricsEnabled": True, "metricName": waf, "sampledRequestsEnabled": True},
-            "ruleJson": _json(waf_rules(r)),
+            "ruleJson": compact_json(waf_rules(r)),
         }),
     ]
     association = ctx.names.regional("waf-alb", r.name)

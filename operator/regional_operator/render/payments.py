@@ -8,12 +8,11 @@ mapping enabled; switching it in the CR flips the mappings with no redeploy (see
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..aws_facts import LAMBDA_PYTHON_RUNTIME, SQS_VISIBILITY_TIMEOUT_FACTOR
 from . import names
-from .context import Pending, Region, RenderContext, policy_json, ref
+from .context import Pending, Region, RenderContext, compact_json, policy_json, ref
 from .storage import hardened_bucket
 
 COMPONENT = "payments"
@@ -55,7 +54,7 @@ def _queues(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         ctx.mr("sqs/Queue", queue, region=r, component=COMPONENT, external_name=queue, for_provider={
             "name": queue, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": QUEUE_RETENTION_SECONDS,
             "visibilityTimeoutSeconds": visibility, "receiveWaitTimeSeconds": 20,
-            "redrivePolicy": policy_compact({"deadLetterTargetArn": arn(ctx, "sqs", r, dlq),
+            "redrivePolicy": compact_json({"deadLetterTargetArn": arn(ctx, "sqs", r, dlq),
                                              "maxReceiveCount": MAX_RECEIVE_COUNT})}),
     ]
     for name in (queue, dlq):
@@ -72,10 +71,6 @@ def _queues(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
 
 def queue_url(ctx: RenderContext, r: Region, queue: str) -> str:
     return f"https://sqs.{r.name}.amazonaws.com/{ctx.spec.aws_account_id}/{queue}"
-
-
-def policy_compact(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
 def _configuration(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:

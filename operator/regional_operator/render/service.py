@@ -13,12 +13,11 @@ observed state and the ECS Service waits for it (ctx.pending) rather than render
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Final
 
 from . import names
-from .context import Region, RenderContext, each_region, policy_json, ref
+from .context import Region, RenderContext, compact_json, each_region, policy_json, ref
 
 COMPONENT: Final = "service"
 CONTAINER_NAME: Final = "payments-api"
@@ -32,11 +31,6 @@ HEALTH_CHECK_GRACE_SECONDS: Final = 60
 _PRIVATE_ECR: Final = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<repo>[^:@]+)"
 )
-
-
-def _json(value: Any) -> str:
-    """Compact, key-sorted JSON so the same spec always renders the same bytes (no spurious updates)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _arn(ctx: RenderContext, service: str, region: str, resource: str) -> str:
@@ -99,7 +93,7 @@ def _execution_policy(ctx: RenderContext, log_group_arn: str) -> str:
 def _container_definitions(ctx: RenderContext, r: Region) -> str:
     """One hardened container: read-only root, non-root user, no privileges or capabilities, awslogs to our group."""
     port = ctx.spec.service.container_port
-    return _json([{
+    return compact_json([{
         "name": CONTAINER_NAME,
         "image": ctx.spec.service.image,
         "essential": True,
