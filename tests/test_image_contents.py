@@ -18,16 +18,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
 import shutil
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from payments.build import build_package
@@ -35,13 +32,12 @@ from payments.build import build_package
 from tests.controlplane import ControlPlane
 from tests.e2e import processes
 from tests.e2e.conftest import Env, load_example
+from tests.image_venv import CACHE_ROOT, dependency_venv, lock_pins, normalize, run, uv
 
 pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "Dockerfile"
-LOCK = REPO / "requirements" / "runtime.lock"
-CACHE_ROOT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "regional-operator" / "image-venv"
 LIVENESS = "--liveness=http://0.0.0.0:8080/healthz"
 # Root filesystem read-only, /tmp a fresh tmpfs (the chart's emptyDir), then the command in the given directory.
 READ_ONLY_ROOT = ('mount --make-rprivate / && mount -o remount,bind,ro / '
@@ -96,50 +92,6 @@ def final_stage(word: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ the venv
-
-
-def uv() -> list[str]:
-    found = shutil.which("uv")
-    return [found] if found else [sys.executable, "-m", "uv"]
-
-
-def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, **kwargs)
-    assert proc.returncode == 0, f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
-    return proc
-
-
-def lock_pins() -> dict[str, str]:
-    pins = {}
-    for raw in LOCK.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            pins[normalize(name)] = version
-    return pins
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def dependency_venv() -> Path:
-    """A venv with exactly the runtime lock installed, cached by the lock's hash and the Python version.
-
-    Built in place (venvs are not relocatable) and marked complete last, so an interrupted build is redone.
-    """
-    key = hashlib.sha256(LOCK.read_bytes() + sys.version.encode()).hexdigest()[:16]
-    venv = CACHE_ROOT / key
-    if (venv / ".complete").exists():
-        return venv
-    shutil.rmtree(venv, ignore_errors=True)
-    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
-    # From the base interpreter, not this test venv: the image's venv is made from a bare python.
-    base = Path(getattr(sys, "_base_executable", sys.executable))
-    run([str(base), "-m", "venv", "--without-pip", str(venv)])
-    run([*uv(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "--no-deps", "-r", str(LOCK)])
-    (venv / ".complete").write_text(LOCK.read_text())
-    return venv
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,12 @@
-"""The operator's MR index: relists replace exactly one kind's entries (group included), owners are tracked."""
+"""The operator's MR index: relists replace exactly one kind's entries (group included), owners are tracked, only
+what a reconcile reads is kept, and events that change none of it wake no one."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from regional_operator.mrwatch import MRIndex, watched_namespaces
+from regional_operator.reconcile.resources import live_spec
 from regional_operator.render.kinds import KINDS
 
 
@@ -47,3 +49,52 @@ def test_relist_is_scoped_to_its_namespace() -> None:
 def test_watched_namespaces_follow_kopf_arguments() -> None:
     assert watched_namespaces(["kopf", "run", "--all-namespaces"]) is None
     assert watched_namespaces(["kopf", "run", "--namespace", "a", "-n", "b", "--namespace=c"]) == ["a", "b", "c"]
+
+
+def live_vpc(**changes: Any) -> dict[str, Any]:
+    """A VPC as the API server returns it once the provider has reported it."""
+    obj = mr("ec2", "VPC", "vpc-a")
+    obj["metadata"].update(resourceVersion="7", generation=2, uid="u-1", finalizers=["f"],
+                           annotations={"platform.regional.io/applied-hash": "h1", "crossplane.io/external-name": "x"},
+                           ownerReferences=[{"kind": "RegionalDeployment", "name": "payments"}])
+    obj["spec"] = {"forProvider": {"cidrBlock": "10.0.0.0/16", "tags": {"a": "b"}}, "managementPolicies": ["*"]}
+    obj["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Available",
+                                     "observedGeneration": 2, "lastTransitionTime": "2026-11-25T00:00:00Z"}],
+                     "atProvider": {"id": "vpc-1", "arn": "arn:aws:ec2:::vpc/vpc-1", "tags": {"a": "b"},
+                                    "cidrBlockAssociations": [{"id": "c"}]}}
+    for path, value in changes.items():
+        section, _, key = path.partition("__")
+        obj[section][key] = value
+    return obj
+
+
+def test_the_index_keeps_what_a_reconcile_reads_and_drops_the_rest() -> None:
+    index = MRIndex()
+    index.upsert(live_vpc())
+    kept = index.owned("ns", "payments")[0]
+    assert kept["metadata"] == {"name": "vpc-a", "namespace": "ns", "labels": {"platform.regional.io/deployment":
+                                "payments"}, "annotations": {"platform.regional.io/applied-hash": "h1"},
+                                "generation": 2, "resourceVersion": "7"}
+    assert kept["status"]["conditions"] == [{"type": "Ready", "status": "True", "reason": "Available",
+                                             "observedGeneration": 2}]
+    assert kept["status"]["atProvider"] == {"id": "vpc-1", "arn": "arn:aws:ec2:::vpc/vpc-1"}  # strings only
+    assert kept["spec"] == {"managementPolicies": ["*"]}
+    assert live_spec(kept) == live_vpc()["spec"], "the full spec is kept (compressed) for drift detection"
+
+
+def test_events_that_change_nothing_a_reconcile_reads_wake_no_one() -> None:
+    index = MRIndex()
+    owner = ("ns", "payments")
+    assert index.upsert(live_vpc()) == owner
+    provider_bookkeeping = live_vpc()
+    provider_bookkeeping["metadata"].update(resourceVersion="8", finalizers=["f", "g"])
+    assert index.upsert(provider_bookkeeping) is None
+    assert index.owned(*owner)[0]["metadata"]["resourceVersion"] == "8", "stored anyway (apply's cache key)"
+    new_generation = live_vpc()
+    new_generation["metadata"].update(resourceVersion="9", generation=3)
+    assert index.upsert(new_generation) == owner
+    not_ready = live_vpc(status__conditions=[{"type": "Ready", "status": "False", "reason": "Unavailable"}])
+    assert index.upsert(not_ready) == owner
+    deleting = live_vpc()
+    deleting["metadata"]["deletionTimestamp"] = "2026-11-25T00:00:01Z"
+    assert index.upsert(deleting) == owner

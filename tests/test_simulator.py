@@ -208,6 +208,42 @@ def test_mr_gets_finalizer_then_fresh_status_the_server_stores(cp: ControlPlane,
 
 
 @pytest.mark.cluster
+def test_coalesced_writes_reach_the_same_end_state_in_two_writes(cp: ControlPlane, namespace: str) -> None:
+    """The scale benchmark's mode: one main-resource patch (finalizer + external name + late init) and one
+    status write per MR, nothing on first sight, and the same stored end state as the four-write life cycle."""
+    async def scenario() -> None:
+        async with running_simulator(cp, namespace=namespace, ready_delay=DELAY, coalesce_writes=True) as sim:
+            client = sim.client
+            began = time.monotonic()
+            created = await client.apply(VPC, vpc(namespace, "net-coal"))
+
+            async def fresh() -> dict[str, Any] | None:
+                obj = await _get(client, VPC, namespace, "net-coal")
+                return obj if obj and is_fresh(obj) else None
+
+            obj = await eventually(fresh, "Ready/Synced True at the current generation")
+            assert time.monotonic() - began >= DELAY
+            assert FINALIZER in obj["metadata"]["finalizers"]
+            assert obj["status"]["atProvider"] == at_provider(Subject.of(KINDS["ec2/VPC"], obj, "123456789012"))
+            assert obj["spec"]["forProvider"]["instanceTenancy"] == "default"
+            assert obj["metadata"]["annotations"]["crossplane.io/external-name"] == obj["status"]["atProvider"]["id"]
+            # Two writes by the simulator: one main-resource patch and one status write, nothing on first sight.
+            assert int(obj["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
+            assert (sim.stats.status_writes, sim.stats.metadata_patches, sim.stats.finalizers_added) == (1, 1, 1)
+            assert sim.stats.errors == 0
+
+            await client.delete(VPC, namespace, "net-coal")  # deletion is the ordinary life cycle
+
+            async def gone() -> bool | None:
+                return True if await _get(client, VPC, namespace, "net-coal") is None else None
+
+            await eventually(gone, "deleted once the finalizer is released")
+            assert sim.stats.finalizers_removed == 1
+
+    run(scenario())
+
+
+@pytest.mark.cluster
 def test_conditions_follow_a_spec_change_to_the_new_generation(cp: ControlPlane, namespace: str) -> None:
     async def scenario() -> None:
         async with running_simulator(cp, namespace=namespace, ready_delay=DELAY) as sim:

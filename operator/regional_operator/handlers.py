@@ -29,12 +29,18 @@ log = logging.getLogger("regional_operator")
 RESYNC_SECONDS = float(os.environ.get("REGIONAL_OPERATOR_RESYNC_SECONDS", "300"))
 # MR events arrive in bursts (hundreds per deployment while the provider creates things); one pass per burst.
 DEBOUNCE_SECONDS = float(os.environ.get("REGIONAL_OPERATOR_DEBOUNCE_SECONDS", "0.5"))
+# Passes of different deployments running at once. Each pass holds its rendered MRs (~2 MB for two regions) while
+# it waits on the API server, and the API client has a fixed number of connections anyway: a hundred passes at
+# once cost a hundred renders of memory and make every deployment wait for all the others (controller-runtime's
+# MaxConcurrentReconciles, for the same reasons).
+MAX_CONCURRENT_RECONCILES = int(os.environ.get("REGIONAL_OPERATOR_MAX_CONCURRENT_RECONCILES", "4"))
 DEFAULTS_POLL_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 60.0
 FINALIZER = f"{GROUP}/finalizer"
 
 wakeups = Wakeups()
 _passes = PassLocks()
+_reconcile_slots = asyncio.Semaphore(MAX_CONCURRENT_RECONCILES)
 _index = MRIndex()
 _operator: Operator | None = None
 _watcher: MRWatcher | None = None
@@ -136,14 +142,16 @@ async def run(body: kopf.Body, namespace: str, name: str, stopped: kopf.DaemonSt
             async with _passes.lock(key):  # never concurrently with a deletion step of the same deployment
                 if body.metadata.get("deletionTimestamp"):
                     return  # deletion owns the MRs now: a pass could re-create what it just deleted
-                outcome = await reconcile(_operator, body, owned_mrs(namespace, name))
+                async with _reconcile_slots:
+                    outcome = await reconcile(_operator, body, owned_mrs(namespace, name))
             failures = 0
             metrics.RECONCILES.labels("stalled" if outcome.stalled else "ok").inc()
             for mr_key in outcome.report.applied:
                 metrics.MR_APPLIES.labels(mr_key[0]).inc()
             _announce(body, outcome, was_ready)
             was_ready = _deployment_ready[key] = outcome.ready
-            delay = RESYNC_SECONDS
+            # a held-back progress update is written by a pass once its interval is up, even without events
+            delay = RESYNC_SECONDS if outcome.status_deferred is None else outcome.status_deferred
         except Exception as err:
             failures += 1
             metrics.RECONCILES.labels("error").inc()
@@ -188,6 +196,7 @@ async def delete(body: kopf.Body, namespace: str, name: str, **kwargs: Any) -> N
     if progress.done:
         wakeups.forget((namespace, name))
         _deployment_ready.pop((namespace, name), None)
+        _operator.forget(namespace, name)
         kopf.info(body, reason="Deleted", message=progress.message)
         return
     if progress.orphaned:

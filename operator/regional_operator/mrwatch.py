@@ -22,6 +22,7 @@ import aiohttp
 
 from . import metrics
 from .kube import ApiError, KubeClient, ResourceRef
+from .reconcile.resources import slim
 from .render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
 from .render.kinds import KINDS, Kind
 
@@ -34,11 +35,13 @@ Owner = tuple[str, str]  # (namespace, deployment name)
 MRId = tuple[str, str]  # (kind, name)
 
 
-def summary(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """What the index keeps of an MR: enough to compare, assess and delete; managedFields dropped (memory)."""
-    meta = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": meta,
-            "spec": obj.get("spec") or {}, "status": obj.get("status") or {}}
+def _same_for_reconcile(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Equal apart from resourceVersion and the spec (a spec change moves metadata.generation, which is compared):
+    e.g. the provider adding its finalizer. Such an event needs no reconcile pass."""
+    def relevant(mr: Mapping[str, Any]) -> tuple[Any, ...]:
+        meta = {k: v for k, v in mr["metadata"].items() if k != "resourceVersion"}
+        return meta, mr["status"], mr["spec"]
+    return relevant(before) == relevant(after)
 
 
 class MRIndex:
@@ -66,6 +69,7 @@ class MRIndex:
         return str(obj["kind"]), str(obj["metadata"]["name"])
 
     def upsert(self, obj: Mapping[str, Any]) -> Owner | None:
+        """Store the MR; returns the owner to wake, or None when nothing a reconcile reads has changed."""
         owner = self._owner(obj)
         ident = self._ident(obj)
         previous = self._owner_of.get(ident)
@@ -74,9 +78,12 @@ class MRIndex:
         if owner is None:
             self._owner_of.pop(ident, None)
             return previous
-        self._by_owner.setdefault(owner, {})[self._mr_id(obj)] = summary(obj)
+        mrs = self._by_owner.setdefault(owner, {})
+        mr_id = self._mr_id(obj)
+        before = mrs.get(mr_id) if previous == owner else None
+        mrs[mr_id] = after = slim(obj)
         self._owner_of[ident] = owner
-        return owner
+        return None if before is not None and _same_for_reconcile(before, after) else owner
 
     def remove(self, obj: Mapping[str, Any]) -> Owner | None:
         owner = self._owner_of.pop(self._ident(obj), None)

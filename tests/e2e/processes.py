@@ -71,21 +71,29 @@ def _env(kubeconfig: Path, extra: dict[str, str] | None = None) -> dict[str, str
     return env
 
 
-def operator(kubeconfig: Path, namespace: str | None, extra_env: dict[str, str] | None = None) -> Process:
-    """`kopf run` of our handlers (the image's entrypoint), namespaced for test isolation."""
+def operator(kubeconfig: Path, namespace: str | None, extra_env: dict[str, str] | None = None, *,
+             python: Path | None = None) -> Process:
+    """`kopf run` of our handlers (the image's entrypoint), namespaced for test isolation.
+
+    `python`: another interpreter (e.g. the image's runtime-lock venv); the sources are then found by PYTHONPATH.
+    """
     liveness = free_port()
     scope = ["--namespace", namespace] if namespace else ["--all-namespaces"]
-    argv = [sys.executable, "-m", "kopf", "run", "--standalone", "-m", "regional_operator.handlers", *scope,
-            f"--liveness=http://127.0.0.1:{liveness}/healthz"]
-    proc = Process("operator", argv, _env(kubeconfig, extra_env))
+    extra = dict(extra_env or {})
+    if python is not None:
+        extra["PYTHONPATH"] = os.pathsep.join([str(REPO / "operator"), str(REPO / "lambda"), str(REPO)])
+    argv = [str(python or sys.executable), "-m", "kopf", "run", "--standalone", "-m", "regional_operator.handlers",
+            *scope, f"--liveness=http://127.0.0.1:{liveness}/healthz"]
+    proc = Process("operator", argv, _env(kubeconfig, extra))
     proc.liveness_url = f"http://127.0.0.1:{liveness}/healthz"  # type: ignore[attr-defined]
     return proc
 
 
-def simulator(kubeconfig: Path, namespace: str | None, ready_delay: float = 0.2) -> Process:
+def simulator(kubeconfig: Path, namespace: str | None, ready_delay: float = 0.2, *,
+              coalesce_writes: bool = False) -> Process:
     scope = ["--namespace", namespace] if namespace else []
     argv = [sys.executable, "-m", "tests.simulator", "--kubeconfig", str(kubeconfig), *scope,
-            "--ready-delay", str(ready_delay)]
+            "--ready-delay", str(ready_delay), *(["--coalesce-writes"] if coalesce_writes else [])]
     return Process("simulator", argv, _env(kubeconfig))
 
 

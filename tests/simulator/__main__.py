@@ -1,6 +1,7 @@
 """TEST-ONLY: run the fake Crossplane provider as a process until SIGTERM/SIGINT. Never shipped.
 
     python -m tests.simulator --kubeconfig PATH [--namespace NS] [--ready-delay S] [--account-id ID]
+                              [--coalesce-writes]
 
 Prints ``provider-simulator: watching ...`` on stdout once every kind is listed, and its counters on exit.
 """
@@ -42,7 +43,7 @@ def login(kubeconfig: str) -> kopf.ConnectionInfo:
 async def _main(args: argparse.Namespace) -> None:
     client = make_client(login(args.kubeconfig))
     sim = ProviderSimulator(client, namespace=args.namespace, ready_delay=args.ready_delay,
-                            account_id=args.account_id)
+                            account_id=args.account_id, coalesce_writes=args.coalesce_writes)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--namespace", default=None, help="watch one namespace (default: all)")
     parser.add_argument("--ready-delay", type=float, default=0.2, help="seconds from first sight to Ready")
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT)
+    parser.add_argument("--coalesce-writes", action="store_true",
+                        help="two writes per MR instead of four (same end state; the scale benchmark's mode)")
     parser.add_argument("--start-timeout", type=float, default=120.0)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)

@@ -14,13 +14,26 @@ from typing import Any
 
 from .. import metrics
 from ..kube import ApiError, KubeClient
-from .resources import GROUP, HASH_ANNOTATION, KIND, VERSION, MRKey, content_hash, is_subset, key_of, ref_of, tier_of
+from .resources import (
+    GROUP,
+    HASH_ANNOTATION,
+    KIND,
+    VERSION,
+    MRKey,
+    content_hash,
+    is_subset,
+    key_of,
+    live_spec,
+    ref_of,
+    slim,
+    tier_of,
+)
 
 
 @dataclass
 class ApplyReport:
     applied: list[MRKey] = field(default_factory=list)
-    # what the API server returned for each apply: the MR as it is now (new generation, stale conditions)
+    # what the API server returned for each apply, slimmed: the MR as it is now (new generation, stale conditions)
     returned: dict[MRKey, dict[str, Any]] = field(default_factory=dict)
     errors: dict[MRKey, str] = field(default_factory=dict)
     pruned: list[MRKey] = field(default_factory=list)
@@ -72,7 +85,7 @@ def needs_apply(desired: Mapping[str, Any], live: Mapping[str, Any] | None, cach
         return True
     if cache is not None and cache.verified(live, digest):
         return False
-    in_sync = (is_subset(desired["spec"], live.get("spec") or {})
+    in_sync = (is_subset(desired["spec"], live_spec(live))
                and is_subset(desired["metadata"].get("labels") or {}, live["metadata"].get("labels") or {}))
     if in_sync and cache is not None:
         cache.remember(live, digest)
@@ -90,7 +103,7 @@ async def apply_all(client: KubeClient, desired: Sequence[Mapping[str, Any]],
         key = key_of(obj)
         async with gate:
             try:
-                report.returned[key] = await client.apply(ref_of(obj), obj)
+                report.returned[key] = slim(await client.apply(ref_of(obj), obj))
                 report.applied.append(key)
             except ApiError as err:
                 if err.status >= 500 or err.status == 429:

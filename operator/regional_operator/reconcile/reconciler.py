@@ -5,6 +5,7 @@ and the MRs' current state, so a missed or duplicated event, or a restart, conve
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,15 @@ class Operator:
     artifact: LambdaArtifact | None
     apply_concurrency: int = 16
     in_sync: InSyncCache = field(default_factory=InSyncCache)
+    # Progress-only status changes (counts, the problem list, messages) are written at most this often per
+    # deployment; anything a client acts on (a condition's status or reason, observedGeneration, outputs) at once.
+    # While 100 deployments converge, their ready counts change on nearly every pass: written each time, those
+    # status patches were a fifth of the API server's writes.
+    status_progress_interval: float = 5.0
+    status_written_at: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.status_written_at.pop((namespace, name), None)
 
 
 @dataclass
@@ -40,6 +50,8 @@ class Outcome:
     report: ApplyReport = field(default_factory=ApplyReport)
     assessment: Assessment | None = None
     status_written: bool = False
+    # seconds until a progress-only status change that was held back may be written (None: nothing held back)
+    status_deferred: float | None = None
     pending: int = 0
 
 
@@ -107,8 +119,35 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[Mapp
             r["name"] for r in cr["spec"]["regions"] if r.get("primary")),
         "defaultsVersion": op.defaults.current.version,
     }
+    wait = _progress_wait(op, cr, status)
+    if wait > 0:
+        outcome.status_deferred = wait
+        return outcome
     outcome.status_written = await _write_status(op, cr, status)
     return outcome
+
+
+def _significant(cond: Mapping[str, Any]) -> tuple[Any, ...]:
+    return cond.get("type"), cond.get("status"), cond.get("reason")
+
+
+def _progress_wait(op: Operator, cr: Mapping[str, Any], status: Mapping[str, Any]) -> float:
+    """Seconds to hold back this status, or 0 to write it now (or when nothing changed: the write is skipped)."""
+    meta = cr["metadata"]
+    key = (str(meta["namespace"]), str(meta["name"]))
+    last = op.status_written_at.get(key)
+    remaining = 0.0 if last is None else last + op.status_progress_interval - time.monotonic()
+    if remaining <= 0:
+        return 0.0
+    current = _normalise(cr.get("status") or {})
+    if all(current.get(k) == _normalise(v) for k, v in status.items()):
+        return 0.0  # nothing changed: nothing to hold back (the write is skipped)
+    progress_only = {"conditions", "resources", "pending"}
+    if any(current.get(k) != _normalise(v) for k, v in status.items() if k not in progress_only):
+        return 0.0
+    before = [_significant(c) for c in current.get("conditions") or []]
+    after = [_significant(c) for c in status["conditions"]]
+    return remaining if before == after else 0.0
 
 
 def _copy(status: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,6 +187,7 @@ async def _write_status(op: Operator, cr: Mapping[str, Any], status: dict[str, A
         return False
     meta = cr["metadata"]
     await op.client.patch_status(CR_REF, meta["namespace"], meta["name"], status)
+    op.status_written_at[(str(meta["namespace"]), str(meta["name"]))] = time.monotonic()
     return True
 
 

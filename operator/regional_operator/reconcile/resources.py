@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import zlib
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -19,6 +21,57 @@ CR_REF: Final = ResourceRef(f"{GROUP}/{VERSION}", PLURAL)
 HASH_ANNOTATION: Final = f"{GROUP}/applied-hash"
 
 MRKey = tuple[str, str]  # (kind, metadata.name) - names are unique per kind within a namespace
+SPEC_BLOB: Final = "specBlob"  # key of the compressed live spec in a slimmed MR (see slim())
+CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration")
+
+
+def _interned(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """Labels repeat across thousands of MRs (deployment, region, component, tier): share one copy of each."""
+    return {sys.intern(k): sys.intern(v) if isinstance(v, str) else v for k, v in mapping.items()}
+
+
+def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """What the operator keeps of a live MR, for as long as it watches it: exactly what apply, status, outputs,
+    the renderer's observed values and deletion read, and no more.
+
+    Why: the operator holds every MR it owns in memory (20,000 at 100 deployments). A full object is
+    managedFields, the provider's mirror of the spec in atProvider, timestamps and the spec itself: ~15 KB per MR
+    as Python objects. Kept here: name, namespace, labels, our applied-hash, generation, resourceVersion and
+    deletionTimestamp; the condition fields readiness needs; atProvider's string values (ids, ARNs, DNS names,
+    URLs: the only kind of value Observed and the outputs use); managementPolicies; and the spec itself
+    compressed (drift detection compares it, rarely: see apply.needs_apply).
+    """
+    meta = obj["metadata"]
+    kept_meta: dict[str, Any] = {"name": meta["name"], "namespace": meta.get("namespace"),
+                                 "labels": _interned(meta.get("labels") or {})}
+    digest = (meta.get("annotations") or {}).get(HASH_ANNOTATION)
+    if digest is not None:
+        kept_meta["annotations"] = {HASH_ANNOTATION: digest}
+    for name in ("generation", "resourceVersion", "deletionTimestamp"):
+        if meta.get(name) is not None:
+            kept_meta[name] = meta[name]
+    status = obj.get("status") or {}
+    conditions = status.get("conditions") or []
+    kept_status: dict[str, Any] = {
+        "conditions": [_interned({k: c[k] for k in CONDITION_FIELDS if k in c}) for c in conditions],
+        "atProvider": {k: v for k, v in (status.get("atProvider") or {}).items() if isinstance(v, str)},
+    }
+    spec = obj.get("spec") or {}
+    out: dict[str, Any] = {"apiVersion": sys.intern(str(obj["apiVersion"])), "kind": sys.intern(str(obj["kind"])),
+                           "metadata": kept_meta, "status": kept_status, "spec": {},
+                           SPEC_BLOB: zlib.compress(json.dumps(spec, separators=(",", ":")).encode(), 1)}
+    if "managementPolicies" in spec:
+        out["spec"]["managementPolicies"] = spec["managementPolicies"]
+    return out
+
+
+def live_spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The spec of a live MR, whether slimmed (decompressed on demand) or as the API server returned it."""
+    blob = obj.get(SPEC_BLOB)
+    if blob is not None:
+        spec: Mapping[str, Any] = json.loads(zlib.decompress(blob))
+        return spec
+    return obj.get("spec") or {}
 
 
 def key_of(obj: Mapping[str, Any]) -> MRKey:
