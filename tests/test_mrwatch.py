@@ -7,7 +7,9 @@ from typing import Any
 
 from regional_operator.mrwatch import MRIndex, watched_namespaces
 from regional_operator.reconcile.resources import live_spec
+from regional_operator.reconcile.status import OUTPUTS
 from regional_operator.render.kinds import KINDS
+from regional_operator.render.observed import OBSERVED_ATTRIBUTES
 
 
 def mr(service: str, kind: str, name: str, owner: str | None = "payments", ns: str = "ns") -> dict[str, Any]:
@@ -60,7 +62,7 @@ def live_vpc(**changes: Any) -> dict[str, Any]:
     obj["spec"] = {"forProvider": {"cidrBlock": "10.0.0.0/16", "tags": {"a": "b"}}, "managementPolicies": ["*"]}
     obj["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Available",
                                      "observedGeneration": 2, "lastTransitionTime": "2026-11-25T00:00:00Z"}],
-                     "atProvider": {"id": "vpc-1", "arn": "arn:aws:ec2:::vpc/vpc-1", "tags": {"a": "b"},
+                     "atProvider": {"id": "vpc-1", "arn": "arn:aws:ec2:::vpc/vpc-1", "tags": {"a": "b"}, "owner": "1",
                                     "cidrBlockAssociations": [{"id": "c"}]}}
     for path, value in changes.items():
         section, _, key = path.partition("__")
@@ -77,7 +79,7 @@ def test_the_index_keeps_what_a_reconcile_reads_and_drops_the_rest() -> None:
                                 "generation": 2, "resourceVersion": "7"}
     assert kept["status"]["conditions"] == [{"type": "Ready", "status": "True", "reason": "Available",
                                              "observedGeneration": 2}]
-    assert kept["status"]["atProvider"] == {"id": "vpc-1", "arn": "arn:aws:ec2:::vpc/vpc-1"}  # strings only
+    assert kept["status"]["atProvider"] == {"id": "vpc-1", "arn": "arn:aws:ec2:::vpc/vpc-1"}  # strings we read
     assert kept["spec"] == {"managementPolicies": ["*"]}
     assert live_spec(kept) == live_vpc()["spec"], "the full spec is kept (compressed) for drift detection"
 
@@ -98,3 +100,7 @@ def test_events_that_change_nothing_a_reconcile_reads_wake_no_one() -> None:
     deleting = live_vpc()
     deleting["metadata"]["deletionTimestamp"] = "2026-11-25T00:00:01Z"
     assert index.upsert(deleting) == owner
+
+
+def test_every_attribute_the_status_outputs_read_is_kept() -> None:
+    assert {attribute for *_, attribute in OUTPUTS} <= OBSERVED_ATTRIBUTES

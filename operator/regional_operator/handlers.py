@@ -121,7 +121,8 @@ async def _watch_defaults(op: Operator) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)  # type: ignore[arg-type]
-def deployment_changed(namespace: str, name: str, **_: Any) -> None:
+async def deployment_changed(namespace: str, name: str, **_: Any) -> None:
+    """Wake the deployment's loop. Async on purpose: kopf runs sync handlers in a thread pool."""
     metrics.watch_event(PLURAL)
     wakeups.wake((namespace, name))
 

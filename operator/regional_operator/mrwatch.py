@@ -22,7 +22,7 @@ import aiohttp
 
 from . import metrics
 from .kube import ApiError, KubeClient, ResourceRef
-from .reconcile.resources import slim
+from .reconcile.resources import carry_verification, slim
 from .render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
 from .render.kinds import KINDS, Kind
 
@@ -62,7 +62,7 @@ class MRIndex:
     @staticmethod
     def _ident(obj: Mapping[str, Any]) -> tuple[str, str, str]:
         meta = obj["metadata"]
-        return str(meta.get("namespace")), f"{obj['apiVersion']}/{obj['kind']}", str(meta["name"])
+        return sys.intern(str(meta.get("namespace"))), sys.intern(f"{obj['apiVersion']}/{obj['kind']}"), meta["name"]
 
     @staticmethod
     def _mr_id(obj: Mapping[str, Any]) -> MRId:
@@ -82,6 +82,8 @@ class MRIndex:
         mr_id = self._mr_id(obj)
         before = mrs.get(mr_id) if previous == owner else None
         mrs[mr_id] = after = slim(obj)
+        if before is not None:
+            carry_verification(before, after)
         self._owner_of[ident] = owner
         return None if before is not None and _same_for_reconcile(before, after) else owner
 

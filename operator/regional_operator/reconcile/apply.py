@@ -22,8 +22,10 @@ from .resources import (
     MRKey,
     content_hash,
     is_subset,
+    is_verified,
     key_of,
     live_spec,
+    mark_verified,
     ref_of,
     slim,
     tier_of,
@@ -58,43 +60,29 @@ def with_ownership(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str
     return out
 
 
-class InSyncCache:
-    """(namespace, kind, name) -> (resourceVersion, applied hash) of live MRs already verified to hold every field
-    we render: an unchanged object need not be compared field by field again on the next pass."""
+def needs_apply(desired: Mapping[str, Any], live: dict[str, Any] | None) -> bool:
+    """True unless the live MR carries our current hash and holds every field we render with our value.
 
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str, str], tuple[str, str]] = {}
-
-    def key(self, obj: Mapping[str, Any]) -> tuple[str, str, str]:
-        meta = obj["metadata"]
-        return str(meta.get("namespace")), str(obj["kind"]), str(meta["name"])
-
-    def verified(self, live: Mapping[str, Any], digest: str) -> bool:
-        return self._seen.get(self.key(live)) == (str(live["metadata"].get("resourceVersion")), digest)
-
-    def remember(self, live: Mapping[str, Any], digest: str) -> None:
-        self._seen[self.key(live)] = (str(live["metadata"].get("resourceVersion")), digest)
-
-
-def needs_apply(desired: Mapping[str, Any], live: Mapping[str, Any] | None, cache: InSyncCache | None = None) -> bool:
+    A live MR found in sync is marked verified (and its compressed spec dropped, see resources.mark_verified): the
+    next pass need not compare it again, until an event changes its generation, labels or annotations.
+    """
     if live is None or live["metadata"].get("deletionTimestamp"):
         return live is None  # a deleting MR is left to finish; it is re-created once gone
     digest = desired["metadata"]["annotations"][HASH_ANNOTATION]
     annotations = live["metadata"].get("annotations") or {}
     if annotations.get(HASH_ANNOTATION) != digest:
         return True
-    if cache is not None and cache.verified(live, digest):
+    if is_verified(live, digest):
         return False
-    in_sync = (is_subset(desired["spec"], live_spec(live))
-               and is_subset(desired["metadata"].get("labels") or {}, live["metadata"].get("labels") or {}))
-    if in_sync and cache is not None:
-        cache.remember(live, digest)
+    in_sync = (is_subset(desired["metadata"].get("labels") or {}, live["metadata"].get("labels") or {})
+               and is_subset(desired["spec"], live_spec(live)))
+    if in_sync:
+        mark_verified(live, digest)
     return not in_sync
 
 
 async def apply_all(client: KubeClient, desired: Sequence[Mapping[str, Any]],
-                    live: Mapping[MRKey, Mapping[str, Any]], *, concurrency: int,
-                    cache: InSyncCache | None = None) -> ApplyReport:
+                    live: Mapping[MRKey, dict[str, Any]], *, concurrency: int) -> ApplyReport:
     """Server-side apply every desired MR that differs from its live copy, `concurrency` at a time."""
     report = ApplyReport()
     gate = asyncio.Semaphore(concurrency)
@@ -110,7 +98,7 @@ async def apply_all(client: KubeClient, desired: Sequence[Mapping[str, Any]],
                     raise  # transient: the caller retries with backoff
                 report.errors[key] = err.message
 
-    await asyncio.gather(*(one(o) for o in desired if needs_apply(o, live.get(key_of(o)), cache)))
+    await asyncio.gather(*(one(o) for o in desired if needs_apply(o, live.get(key_of(o)))))
     return report
 
 

@@ -16,7 +16,7 @@ from ..kube import KubeClient
 from ..naming import region_code
 from ..render import render
 from ..render.observed import Observed
-from .apply import ApplyReport, InSyncCache, apply_all, prune, with_ownership
+from .apply import ApplyReport, apply_all, prune, with_ownership
 from .conditions import Condition, merge_conditions
 from .defaults_store import DefaultsStore
 from .resources import CR_REF, MRKey, key_of
@@ -31,7 +31,6 @@ class Operator:
     defaults: DefaultsStore
     artifact: LambdaArtifact | None
     apply_concurrency: int = 16
-    in_sync: InSyncCache = field(default_factory=InSyncCache)
     # Progress-only status changes (counts, the problem list, messages) are written at most this often per
     # deployment; anything a client acts on (a condition's status or reason, observedGeneration, outputs) at once.
     # While 100 deployments converge, their ready counts change on nearly every pass: written each time, those
@@ -60,12 +59,12 @@ def _threshold_summary(thresholds: Mapping[str, Mapping[str, float]]) -> str:
                      for region, t in sorted(thresholds.items()))
 
 
-async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[Mapping[str, Any]]) -> Outcome:
+async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict[str, Any]]) -> Outcome:
     meta = cr["metadata"]
     generation = int(meta.get("generation") or 0)
     current_status: Mapping[str, Any] = cr.get("status") or {}
     outcome = Outcome()
-    live: dict[MRKey, Mapping[str, Any]] = {key_of(o): o for o in live_mrs}
+    live: dict[MRKey, dict[str, Any]] = {key_of(o): o for o in live_mrs}
     op.defaults.refresh()
     try:
         result = render(cr, op.defaults.current, Observed.from_objects(live_mrs), op.artifact)
@@ -80,7 +79,7 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[Mapp
         return outcome
 
     desired = [with_ownership(o, cr) for o in result.resources]
-    report = await apply_all(op.client, desired, live, concurrency=op.apply_concurrency, cache=op.in_sync)
+    report = await apply_all(op.client, desired, live, concurrency=op.apply_concurrency)
     wanted = {key_of(o) for o in desired} | {(p.kind, p.name) for p in result.pending}
     unwanted = [o for k, o in live.items() if k not in wanted]
     await prune(op.client, report, unwanted)

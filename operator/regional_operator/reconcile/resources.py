@@ -12,6 +12,7 @@ from typing import Any, Final
 from ..kube import ResourceRef
 from ..render.context import LABEL_DEPLOYMENT, LABEL_TIER
 from ..render.kinds import BY_API_KIND, Kind
+from ..render.observed import OBSERVED_ATTRIBUTES
 
 GROUP: Final = "platform.regional.io"
 VERSION: Final = "v1alpha1"
@@ -22,6 +23,7 @@ HASH_ANNOTATION: Final = f"{GROUP}/applied-hash"
 
 MRKey = tuple[str, str]  # (kind, metadata.name) - names are unique per kind within a namespace
 SPEC_BLOB: Final = "specBlob"  # key of the compressed live spec in a slimmed MR (see slim())
+VERIFIED: Final = "verifiedHash"  # the applied-hash a slimmed MR was found in sync with (see mark_verified())
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration")
 
 
@@ -37,12 +39,12 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     Why: the operator holds every MR it owns in memory (20,000 at 100 deployments). A full object is
     managedFields, the provider's mirror of the spec in atProvider, timestamps and the spec itself: ~15 KB per MR
     as Python objects. Kept here: name, namespace, labels, our applied-hash, generation, resourceVersion and
-    deletionTimestamp; the condition fields readiness needs; atProvider's string values (ids, ARNs, DNS names,
-    URLs: the only kind of value Observed and the outputs use); managementPolicies; and the spec itself
+    deletionTimestamp; the condition fields readiness needs; the atProvider strings the renderer and the outputs
+    read (render.observed.OBSERVED_ATTRIBUTES: ids, ARNs, DNS names, URLs); managementPolicies; and the spec itself
     compressed (drift detection compares it, rarely: see apply.needs_apply).
     """
     meta = obj["metadata"]
-    kept_meta: dict[str, Any] = {"name": meta["name"], "namespace": meta.get("namespace"),
+    kept_meta: dict[str, Any] = {"name": meta["name"], "namespace": sys.intern(str(meta.get("namespace"))),
                                  "labels": _interned(meta.get("labels") or {})}
     digest = (meta.get("annotations") or {}).get(HASH_ANNOTATION)
     if digest is not None:
@@ -54,7 +56,8 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     conditions = status.get("conditions") or []
     kept_status: dict[str, Any] = {
         "conditions": [_interned({k: c[k] for k in CONDITION_FIELDS if k in c}) for c in conditions],
-        "atProvider": {k: v for k, v in (status.get("atProvider") or {}).items() if isinstance(v, str)},
+        "atProvider": {k: v for k, v in (status.get("atProvider") or {}).items()
+                       if k in OBSERVED_ATTRIBUTES and isinstance(v, str)},
     }
     spec = obj.get("spec") or {}
     out: dict[str, Any] = {"apiVersion": sys.intern(str(obj["apiVersion"])), "kind": sys.intern(str(obj["kind"])),
@@ -63,6 +66,28 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     if "managementPolicies" in spec:
         out["spec"]["managementPolicies"] = spec["managementPolicies"]
     return out
+
+
+def mark_verified(live: dict[str, Any], digest: str) -> None:
+    """Record that this live MR holds everything we render for `digest`; its spec is no longer needed (the next
+    spec change moves metadata.generation and arrives as a new object, compared afresh)."""
+    live[VERIFIED] = digest
+    live.pop(SPEC_BLOB, None)
+
+
+def is_verified(live: Mapping[str, Any], digest: str) -> bool:
+    return bool(live.get(VERIFIED) == digest)
+
+
+def carry_verification(before: Mapping[str, Any], after: dict[str, Any]) -> None:
+    """A new copy of a verified MR stays verified when its generation, labels and annotations are unchanged: the
+    provider's status writes do not make us compare the spec again (and the spec need not be kept)."""
+    digest = before.get(VERIFIED)
+    if digest is None:
+        return
+    old, new = before["metadata"], after["metadata"]
+    if all(old.get(k) == new.get(k) for k in ("generation", "labels", "annotations")):
+        mark_verified(after, digest)
 
 
 def live_spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:

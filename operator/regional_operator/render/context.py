@@ -15,7 +15,7 @@ from ..errors import SpecValidationError
 from ..naming import Namer, region_code
 from ..spec import RegionalDeploymentSpec
 from .kinds import kind as kind_of
-from .observed import Observed
+from .observed import OBSERVED_ATTRIBUTES, Observed
 
 MANAGED_BY: Final = "regional-operator"
 LABEL_PREFIX: Final = "platform.regional.io"
@@ -115,6 +115,8 @@ class RenderContext:
 
     def observed_value(self, kind: str, name: str, attribute: str, *, needed_by: tuple[str, str]) -> str | None:
         """`status.atProvider.<attribute>` of another MR, or None after recording what `needed_by` waits for."""
+        if attribute not in OBSERVED_ATTRIBUTES:
+            raise ValueError(f"atProvider.{attribute} is not kept by the operator: add it to OBSERVED_ATTRIBUTES")
         value = self.observed.attribute(kind, name, attribute)
         if value is None:
             self.pending.append(Pending(needed_by[0], needed_by[1], f"{kind}/{name} status.atProvider.{attribute}"))

@@ -12,6 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# Every status.atProvider attribute the renderer or the status outputs read. The operator keeps only these of
+# each live MR (memory: the provider mirrors most of the spec into atProvider); observed_value() refuses others.
+OBSERVED_ATTRIBUTES: frozenset[str] = frozenset({"id", "arn", "arnSuffix", "dnsName", "address", "url"})
+
 
 @dataclass(frozen=True)
 class ObservedResource:
