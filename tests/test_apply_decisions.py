@@ -81,3 +81,4 @@ def test_verification_survives_status_writes_but_not_a_new_generation() -> None:
     [entry] = index.owned("ns", "payments")
     assert VERIFIED not in entry and SPEC_BLOB in entry
     assert needs_apply(want, entry)
+

@@ -8,6 +8,7 @@ same credentials kopf uses (kopf's own kubeconfig / service-account login), with
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import json
 import ssl
 from collections.abc import Mapping
@@ -21,6 +22,13 @@ import kopf
 FIELD_MANAGER = "regional-operator"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 MERGE_CONTENT_TYPE = "application/merge-patch+json"
+# asyncio gives every TLS connection a 256 KiB read buffer (SSLProtocol.max_size), zero-filled, so resident.
+# The operator holds ~50 long-lived watch connections plus its and kopf's request pools: measured, 100 TLS
+# connections cost 27 MB with the default and 6 MB with 32 KiB. A TLS record is at most 16 KiB, so 32 KiB reads
+# lose nothing but a few loop iterations on multi-megabyte LIST responses. Applies to every connection of the
+# process (kopf's included), which is the point.
+TLS_READ_BUFFER = 32 * 1024
+asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
 
 class ApiError(Exception):
