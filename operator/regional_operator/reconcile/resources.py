@@ -27,9 +27,29 @@ VERIFIED: Final = "verifiedHash"  # the applied-hash a slimmed MR was found in s
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration")
 
 
-def _interned(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """Labels repeat across thousands of MRs (deployment, region, component, tier): share one copy of each."""
-    return {sys.intern(k): sys.intern(v) if isinstance(v, str) else v for k, v in mapping.items()}
+_SHARED: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+_SHARED_LIMIT = 100_000
+
+
+def _shared(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """One read-only copy of each distinct small mapping of scalars (label sets, message-less conditions).
+
+    Why: 20,000 MRs carry a few dozen distinct label sets per deployment and a handful of distinct conditions
+    (Ready/True/Available at generation 2...). Nothing mutates what the index holds. The table is bounded: past
+    the limit it is emptied and refills with what is live (the copies already handed out stay valid).
+    """
+    key = tuple(mapping.items())
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _SHARED_LIMIT:
+            _SHARED.clear()
+        found = _SHARED[key] = {sys.intern(k): sys.intern(v) if isinstance(v, str) else v for k, v in key}
+    return found
+
+
+def _condition(cond: Mapping[str, Any]) -> dict[str, Any]:
+    kept = {k: cond[k] for k in CONDITION_FIELDS if k in cond}
+    return kept if kept.get("message") else _shared(kept)  # messages vary: not worth a shared copy
 
 
 def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,7 +65,7 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     """
     meta = obj["metadata"]
     kept_meta: dict[str, Any] = {"name": meta["name"], "namespace": sys.intern(str(meta.get("namespace"))),
-                                 "labels": _interned(meta.get("labels") or {})}
+                                 "labels": _shared(meta.get("labels") or {})}
     digest = (meta.get("annotations") or {}).get(HASH_ANNOTATION)
     if digest is not None:
         kept_meta["annotations"] = {HASH_ANNOTATION: digest}
@@ -55,7 +75,7 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     status = obj.get("status") or {}
     conditions = status.get("conditions") or []
     kept_status: dict[str, Any] = {
-        "conditions": [_interned({k: c[k] for k in CONDITION_FIELDS if k in c}) for c in conditions],
+        "conditions": [_condition(c) for c in conditions],
         "atProvider": {k: v for k, v in (status.get("atProvider") or {}).items()
                        if k in OBSERVED_ATTRIBUTES and isinstance(v, str)},
     }
