@@ -20,7 +20,9 @@ render: setup
 	.venv/bin/regional-operator render examples/two-region.yaml
 
 bench: setup
-	$(PY) -m bench.run
+	$(PY) -m bench.render_bench --write
+	$(PY) -m bench.lambda_bench
+	$(PY) -m bench.operator_bench --quick
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache

@@ -1,14 +1,19 @@
 """Operator benchmarks on a real local control plane, measured side by side in one run.
 
-    .venv/bin/python -m bench.operator_bench [--quick] [--scale 10,50,100]
+    .venv/bin/python -m bench.operator_bench [--quick] [--scale 10,50,100] [--only-scale] [--profile F]
+
+--only-scale runs just the scale section and prints it (RESULTS.md is not rewritten); --profile writes a cProfile
+of the operator during the largest scale run; REGIONAL_OPERATOR_TRACEMALLOC=F (in the environment) has the
+operator write where its Python memory is held at the end of each scale run.
 
 1. Reconcile latency: RegionalDeployment applied -> every MR renderable without provider output admitted
    (watched on the API server), for 2, 3 and 5 regions (target: 2 regions <= 2 s).
 2. Throughput vs the physical limit: the operator's MR apply rate vs a bare server-side-apply loop of the same
    MRs with the same concurrency, same API server, same run (target: ratio >= 50%).
 3. API cost from apiserver_request_total: requests by verb for a create, a no-op resync, a one-field change.
-4. Scale: K deployments (2 regions each) applied at once converge to Ready with the simulator; time, and the
-   operator's peak RSS (VmHWM), for K = 10, 50, 100 (targets: 100 in <= 5 min, <= 200 MB).
+4. Scale: K deployments (2 regions each) applied at once converge to Ready with the simulator (coalesced writes);
+   time, the operator's peak RSS (VmHWM, run from the image's runtime-lock venv), CPU seconds per process and
+   writes by class, for K = 10, 50, 100 (targets: 100 in <= 5 min, <= 200 MB).
 Writes bench/RESULTS.md (machine, commands, median and spread).
 """
 
