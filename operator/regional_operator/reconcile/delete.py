@@ -14,9 +14,7 @@ from typing import Any
 
 from .. import metrics
 from ..kube import KubeClient
-from .resources import key_of, ref_of, tier_of
-
-MAX_LISTED = 5
+from .resources import MAX_LISTED, key_of, ref_of, tier_of
 
 
 @dataclass

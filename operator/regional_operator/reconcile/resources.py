@@ -22,6 +22,7 @@ CR_REF: Final = ResourceRef(f"{GROUP}/{VERSION}", PLURAL)
 HASH_ANNOTATION: Final = f"{GROUP}/applied-hash"
 
 MRKey = tuple[str, str]  # (kind, metadata.name) - names are unique per kind within a namespace
+MAX_LISTED: Final = 5  # MRs named in one status message or event before "and N more"
 SPEC_BLOB: Final = "specBlob"  # key of the compressed live spec in a slimmed MR (see slim())
 VERIFIED: Final = "verifiedHash"  # the applied-hash a slimmed MR was found in sync with (see mark_verified())
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration")

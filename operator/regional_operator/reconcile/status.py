@@ -11,9 +11,8 @@ from typing import Any
 
 from ..render.context import LABEL_COMPONENT, LABEL_REGION, Pending
 from .conditions import Condition
-from .resources import MRKey, key_of, readiness
+from .resources import MAX_LISTED, MRKey, key_of, readiness
 
-MAX_LISTED = 5
 REPLICATION_KINDS = frozenset({"BucketReplicationConfiguration", "Table"})
 
 
