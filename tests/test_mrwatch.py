@@ -31,13 +31,14 @@ def test_relisting_one_service_kind_keeps_the_other_groups_service() -> None:
 
 def test_upsert_remove_and_relabel_track_the_owner() -> None:
     index = MRIndex()
-    assert index.upsert(mr("ec2", "VPC", "vpc-a")) == ("ns", "payments")
+    assert index.upsert(mr("ec2", "VPC", "vpc-a")) == {("ns", "payments")}
     assert "managedFields" not in index.owned("ns", "payments")[0]["metadata"]
-    assert index.upsert(mr("ec2", "VPC", "vpc-a", owner="other")) == ("ns", "other")
+    # relabelled to another deployment: both are woken (the old owner must see its MR go)
+    assert index.upsert(mr("ec2", "VPC", "vpc-a", owner="other")) == {("ns", "other"), ("ns", "payments")}
     assert index.owned("ns", "payments") == [] and len(index.owned("ns", "other")) == 1
     assert index.remove(mr("ec2", "VPC", "vpc-a", owner="other")) == ("ns", "other")
     assert len(index) == 0 and index.all() == []
-    assert index.upsert(mr("ec2", "VPC", "vpc-b", owner=None)) is None
+    assert index.upsert(mr("ec2", "VPC", "vpc-b", owner=None)) == set()
 
 
 def test_relist_is_scoped_to_its_namespace() -> None:
@@ -87,20 +88,35 @@ def test_the_index_keeps_what_a_reconcile_reads_and_drops_the_rest() -> None:
 def test_events_that_change_nothing_a_reconcile_reads_wake_no_one() -> None:
     index = MRIndex()
     owner = ("ns", "payments")
-    assert index.upsert(live_vpc()) == owner
+    assert index.upsert(live_vpc()) == {owner}
     provider_bookkeeping = live_vpc()
     provider_bookkeeping["metadata"].update(resourceVersion="8", finalizers=["f", "g"])
-    assert index.upsert(provider_bookkeeping) is None
+    assert index.upsert(provider_bookkeeping) == set()
     assert index.owned(*owner)[0]["metadata"]["resourceVersion"] == "8", "stored anyway (apply's cache key)"
     new_generation = live_vpc()
     new_generation["metadata"].update(resourceVersion="9", generation=3)
-    assert index.upsert(new_generation) == owner
+    assert index.upsert(new_generation) == {owner}
     not_ready = live_vpc(status__conditions=[{"type": "Ready", "status": "False", "reason": "Unavailable"}])
-    assert index.upsert(not_ready) == owner
+    assert index.upsert(not_ready) == {owner}
     deleting = live_vpc()
     deleting["metadata"]["deletionTimestamp"] = "2026-11-25T00:00:01Z"
-    assert index.upsert(deleting) == owner
+    assert index.upsert(deleting) == {owner}
 
 
 def test_every_attribute_the_status_outputs_read_is_kept() -> None:
     assert {attribute for *_, attribute in OUTPUTS} <= OBSERVED_ATTRIBUTES
+
+
+def test_without_a_generation_every_event_wakes_and_nothing_stays_verified() -> None:
+    index = MRIndex()
+    first = live_vpc()
+    del first["metadata"]["generation"]
+    assert index.upsert(first) == {("ns", "payments")}
+    [entry] = index.owned("ns", "payments")
+    entry["verifiedHash"] = "h1"  # as apply.needs_apply marks it
+    again = live_vpc()
+    del again["metadata"]["generation"]
+    again["spec"]["forProvider"]["cidrBlock"] = "10.99.0.0/16"
+    assert index.upsert(again) == {("ns", "payments")}
+    [entry] = index.owned("ns", "payments")
+    assert "verifiedHash" not in entry and live_spec(entry)["forProvider"]["cidrBlock"] == "10.99.0.0/16"

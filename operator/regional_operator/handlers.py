@@ -140,11 +140,10 @@ async def run(body: kopf.Body, namespace: str, name: str, stopped: kopf.DaemonSt
     while not stopped:
         started = asyncio.get_running_loop().time()
         try:
-            async with _passes.lock(key):  # never concurrently with a deletion step of the same deployment
-                if body.metadata.get("deletionTimestamp"):
+            async with _passes.lock(key), _reconcile_slots:  # never alongside a deletion step of this deployment
+                if body.metadata.get("deletionTimestamp"):  # checked once a slot is ours: the wait can be long
                     return  # deletion owns the MRs now: a pass could re-create what it just deleted
-                async with _reconcile_slots:
-                    outcome = await reconcile(_operator, body, owned_mrs(namespace, name))
+                outcome = await reconcile(_operator, body, owned_mrs(namespace, name))
             failures = 0
             metrics.RECONCILES.labels("stalled" if outcome.stalled else "ok").inc()
             for mr_key in outcome.report.applied:

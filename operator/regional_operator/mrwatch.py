@@ -37,7 +37,10 @@ MRId = tuple[str, str]  # (kind, name)
 
 def _same_for_reconcile(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
     """Equal apart from resourceVersion and the spec (a spec change moves metadata.generation, which is compared):
-    e.g. the provider adding its finalizer. Such an event needs no reconcile pass."""
+    e.g. the provider adding its finalizer. Such an event needs no reconcile pass. Without a generation (no real
+    API server omits it) a spec change could not be seen, so the objects never count as the same."""
+    if before["metadata"].get("generation") is None or after["metadata"].get("generation") is None:
+        return False
     def relevant(mr: Mapping[str, Any]) -> tuple[Any, ...]:
         meta = {k: v for k, v in mr["metadata"].items() if k != "resourceVersion"}
         return meta, mr["status"], mr["spec"]
@@ -68,16 +71,19 @@ class MRIndex:
     def _mr_id(obj: Mapping[str, Any]) -> MRId:
         return str(obj["kind"]), str(obj["metadata"]["name"])
 
-    def upsert(self, obj: Mapping[str, Any]) -> Owner | None:
-        """Store the MR; returns the owner to wake, or None when nothing a reconcile reads has changed."""
+    def upsert(self, obj: Mapping[str, Any]) -> set[Owner]:
+        """Store the MR; returns the owners to wake: none when nothing a reconcile reads has changed, both when
+        the MR moved from one deployment to another (the old one must see it go)."""
         owner = self._owner(obj)
         ident = self._ident(obj)
         previous = self._owner_of.get(ident)
+        moved: set[Owner] = set()
         if previous is not None and previous != owner:
             self._by_owner.get(previous, {}).pop(self._mr_id(obj), None)
+            moved.add(previous)
         if owner is None:
             self._owner_of.pop(ident, None)
-            return previous
+            return moved
         mrs = self._by_owner.setdefault(owner, {})
         mr_id = self._mr_id(obj)
         before = mrs.get(mr_id) if previous == owner else None
@@ -85,7 +91,9 @@ class MRIndex:
         if before is not None:
             carry_verification(before, after)
         self._owner_of[ident] = owner
-        return None if before is not None and _same_for_reconcile(before, after) else owner
+        if before is not None and _same_for_reconcile(before, after):
+            return moved
+        return moved | {owner}
 
     def remove(self, obj: Mapping[str, Any]) -> Owner | None:
         owner = self._owner_of.pop(self._ident(obj), None)
@@ -108,9 +116,7 @@ class MRIndex:
                 self._by_owner.get(gone, {}).pop((k.kind, ident[2]), None)
                 touched.add(gone)
         for obj in objects:
-            upserted = self.upsert(obj)
-            if upserted is not None:
-                touched.add(upserted)
+            touched |= self.upsert(obj)
         return touched
 
     def owned(self, namespace: str, name: str) -> list[dict[str, Any]]:
@@ -211,6 +217,8 @@ class MRWatcher:
                         continue
                     metrics.watch_event(k.key)
                     obj = {**obj, "apiVersion": k.api_version, "kind": k.kind}
-                    owner = self.index.remove(obj) if kind == "DELETED" else self.index.upsert(obj)
-                    if owner is not None:
-                        self.on_change(owner)
+                    if kind == "DELETED":
+                        gone_from = self.index.remove(obj)
+                        self._notify([gone_from] if gone_from is not None else [])
+                    else:
+                        self._notify(self.index.upsert(obj))
