@@ -22,7 +22,7 @@ import aiohttp
 
 from . import metrics
 from .kube import ApiError, KubeClient, ResourceRef
-from .reconcile.resources import carry_verification, slim
+from .reconcile.resources import carry_verification, keep_spec, slim
 from .render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
 from .render.kinds import KINDS, Kind
 
@@ -87,9 +87,9 @@ class MRIndex:
         mrs = self._by_owner.setdefault(owner, {})
         mr_id = self._mr_id(obj)
         before = mrs.get(mr_id) if previous == owner else None
-        mrs[mr_id] = after = slim(obj)
-        if before is not None:
-            carry_verification(before, after)
+        mrs[mr_id] = after = slim(obj, with_spec=False)
+        if not carry_verification(before, after):  # most events: a verified MR's status, no spec to keep
+            keep_spec(after, obj)
         self._owner_of[ident] = owner
         if before is not None and _same_for_reconcile(before, after):
             return moved

@@ -53,7 +53,7 @@ def _condition(cond: Mapping[str, Any]) -> dict[str, Any]:
     return kept if kept.get("message") else _shared(kept)  # messages vary: not worth a shared copy
 
 
-def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
+def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     """What the operator keeps of a live MR, for as long as it watches it: exactly what apply, status, outputs,
     the renderer's observed values and deletion read, and no more.
 
@@ -61,8 +61,9 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     managedFields, the provider's mirror of the spec in atProvider, timestamps and the spec itself: ~15 KB per MR
     as Python objects. Kept here: name, namespace, labels, our applied-hash, generation, resourceVersion and
     deletionTimestamp; the condition fields readiness needs; the atProvider strings the renderer and the outputs
-    read (render.observed.OBSERVED_ATTRIBUTES: ids, ARNs, DNS names, URLs); managementPolicies; and the spec itself
-    compressed (drift detection compares it, rarely: see apply.needs_apply).
+    read (render.observed.OBSERVED_ATTRIBUTES: ids, ARNs, DNS names, URLs); managementPolicies; and, unless
+    `with_spec` is False (the caller attaches it later if needed: keep_spec()), the spec itself compressed (drift
+    detection compares it, rarely: see apply.needs_apply).
     """
     meta = obj["metadata"]
     kept_meta: dict[str, Any] = {"name": meta["name"], "namespace": sys.intern(str(meta.get("namespace"))),
@@ -82,11 +83,17 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
     }
     spec = obj.get("spec") or {}
     out: dict[str, Any] = {"apiVersion": sys.intern(str(obj["apiVersion"])), "kind": sys.intern(str(obj["kind"])),
-                           "metadata": kept_meta, "status": kept_status, "spec": {},
-                           SPEC_BLOB: zlib.compress(json.dumps(spec, separators=(",", ":")).encode(), 1)}
+                           "metadata": kept_meta, "status": kept_status, "spec": {}}
     if "managementPolicies" in spec:
         out["spec"]["managementPolicies"] = spec["managementPolicies"]
+    if with_spec:
+        keep_spec(out, obj)
     return out
+
+
+def keep_spec(kept: dict[str, Any], obj: Mapping[str, Any]) -> None:
+    """Attach `obj`'s spec, compressed, to its slimmed copy `kept`."""
+    kept[SPEC_BLOB] = zlib.compress(json.dumps(obj.get("spec") or {}, separators=(",", ":")).encode(), 1)
 
 
 def mark_verified(live: dict[str, Any], digest: str) -> None:
@@ -100,17 +107,20 @@ def is_verified(live: Mapping[str, Any], digest: str) -> bool:
     return bool(live.get(VERIFIED) == digest)
 
 
-def carry_verification(before: Mapping[str, Any], after: dict[str, Any]) -> None:
+def carry_verification(before: Mapping[str, Any] | None, after: dict[str, Any]) -> bool:
     """A new copy of a verified MR stays verified when its generation, labels and annotations are unchanged: the
-    provider's status writes do not make us compare the spec again (and the spec need not be kept)."""
-    digest = before.get(VERIFIED)
-    if digest is None:
-        return
+    provider's status writes do not make us compare the spec again (and the spec need not be kept). True when the
+    verification was carried over."""
+    digest = None if before is None else before.get(VERIFIED)
+    if before is None or digest is None:
+        return False
     old, new = before["metadata"], after["metadata"]
     if new.get("generation") is None:
-        return  # without a generation a spec change cannot be told apart: compare afresh
+        return False  # without a generation a spec change cannot be told apart: compare afresh
     if all(old.get(k) == new.get(k) for k in ("generation", "labels", "annotations")):
         mark_verified(after, digest)
+        return True
+    return False
 
 
 def live_spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
