@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from regional_operator.reconcile.reconciler import Operator, _progress_wait, _write_status
+from regional_operator.reconcile.reconciler import Operator, _changed_keys, _progress_wait, _write_status
 
 
 class RecordingClient:
@@ -34,6 +34,11 @@ def cr(current: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": {"namespace": "ns", "name": "payments", "generation": 1}, "status": current}
 
 
+def held(op: Operator, current: dict[str, Any], new: dict[str, Any]) -> float:
+    """What a reconcile pass decides for `new` against the CR `current`: seconds to hold the write back."""
+    return _progress_wait(op, current, new, _changed_keys(current, new))
+
+
 def operator() -> tuple[Operator, RecordingClient]:
     client = RecordingClient()
     return Operator(client=client, defaults=None, artifact=None), client  # type: ignore[arg-type]
@@ -41,28 +46,28 @@ def operator() -> tuple[Operator, RecordingClient]:
 
 def test_first_status_of_a_deployment_is_written_at_once() -> None:
     op, _ = operator()
-    assert _progress_wait(op, cr(status(10)), status(20)) == 0
+    assert held(op, cr(status(10)), status(20)) == 0
 
 
 def test_progress_only_changes_are_held_back_until_the_interval_is_up() -> None:
     op, client = operator()
     assert asyncio.run(_write_status(op, cr({}), status(10)))
     assert len(client.patches) == 1
-    wait = _progress_wait(op, cr(status(10)), status(20))
+    wait = held(op, cr(status(10)), status(20))
     assert 4.0 < wait <= op.status_progress_interval
     op.status_written_at[("ns", "payments")] = time.monotonic() - op.status_progress_interval - 0.01
-    assert _progress_wait(op, cr(status(10)), status(20)) == 0
+    assert held(op, cr(status(10)), status(20)) == 0
 
 
 def test_what_clients_act_on_is_never_held_back() -> None:
     op, _ = operator()
     op.status_written_at[("ns", "payments")] = time.monotonic()
     current = cr(status(200))
-    assert _progress_wait(op, current, status(227, ready_cond=("True", "Ready"))) == 0, "Ready flipped"
-    assert _progress_wait(op, current, status(200, ready_cond=("False", "ApplyFailed"))) == 0, "new reason"
-    assert _progress_wait(op, current, status(200, generation=2)) == 0, "new observedGeneration"
-    assert _progress_wait(op, current, status(200, outputs={"us-east-1": {"vpcId": "vpc-1"}})) == 0, "outputs"
-    assert _progress_wait(op, current, status(200)) == 0, "unchanged: nothing to hold (the write is skipped)"
+    assert held(op, current, status(227, ready_cond=("True", "Ready"))) == 0, "Ready flipped"
+    assert held(op, current, status(200, ready_cond=("False", "ApplyFailed"))) == 0, "new reason"
+    assert held(op, current, status(200, generation=2)) == 0, "new observedGeneration"
+    assert held(op, current, status(200, outputs={"us-east-1": {"vpcId": "vpc-1"}})) == 0, "outputs"
+    assert held(op, current, status(200)) == 0, "unchanged: nothing to hold (the write is skipped)"
 
 
 def test_forget_drops_the_pacing_state_of_a_deleted_deployment() -> None:
