@@ -265,7 +265,7 @@ def write_classes(writes: Counter[str]) -> Counter[str]:
     return out
 
 
-def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+def rss_mb(pid: int, field: str = "VmHWM") -> float:
     """Peak (VmHWM) or current (VmRSS) resident memory of a process, in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -308,8 +308,8 @@ def scale(cp: ControlPlane, count: int, profile: Path | None, coalesce: bool = T
                 break
             time.sleep(2)
         converge = time.monotonic() - started
-        rss = peak_rss_mb(op.proc.pid)  # type: ignore[union-attr]
-        rss_now = peak_rss_mb(op.proc.pid, "VmRSS")  # type: ignore[union-attr]
+        rss = rss_mb(op.proc.pid)  # type: ignore[union-attr]
+        rss_now = rss_mb(op.proc.pid, "VmRSS")  # type: ignore[union-attr]
         cpu = {name: round(cpu_seconds(pid) - cpu_before[name]) for name, pid in pids.items()}
         writes = write_classes(writes_by_resource(metrics_before, cp.metrics()))
         return {"writes": writes, "deployments": count, "ready": ready, "seconds_to_all_ready": round(converge, 1),

@@ -33,12 +33,13 @@ from regional_operator.defaults import RegionDefaults, load_defaults
 from regional_operator.render import render
 from regional_operator.render.observed import Observed
 
+from tests.render.conftest import ACCOUNT_ID, plausible_status  # the tests' stand-in for provider status
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RENDER_RESULTS.md"
 COMMAND = ".venv/bin/python -m bench.render_bench"
 REGION_COUNTS = (2, 3, 5, 10)
 TARGET_MS = 10.0  # 2 regions, median
-ACCOUNT_ID = "123456789012"
 # The first five have zones and endpoints in the shipped defaults file; the others give them in the CR.
 REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1",
            "ap-southeast-1", "ap-northeast-1", "eu-west-2", "ca-central-1", "sa-east-1")
@@ -58,17 +59,6 @@ def deployment(regions: int) -> dict[str, Any]:
         "spec": {"environment": "prod", "environmentSuffix": "prod", "awsAccountId": ACCOUNT_ID,
                  "costCenter": "cc-payments-001", "regions": entries},
     }
-
-
-def plausible_status(mr: dict[str, Any]) -> dict[str, Any]:
-    """status.atProvider as the provider would report it (same shape as the tests' conftest)."""
-    service = mr["apiVersion"].split(".")[0]
-    name = mr["metadata"]["name"]
-    region = mr["spec"]["forProvider"].get("region", "")
-    at: dict[str, Any] = {"id": name, "arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{mr['kind'].lower()}/{name}"}
-    if mr["kind"] in ("LB", "LBTargetGroup"):
-        at["arnSuffix"] = f"{'app' if mr['kind'] == 'LB' else 'targetgroup'}/{name}/0123456789abcdef"
-    return at
 
 
 def observe_all(cr: dict[str, Any], defaults: RegionDefaults, artifact: LambdaArtifact) -> Observed:
