@@ -428,13 +428,18 @@ def test_apiserver_and_etcd_restart_during_reconcile_5_times(env: Env) -> None:
 # ------------------------------------------------------------------------------- 3. provider failures
 
 
-def test_provider_failure_reported_by_name_and_recovers(env: Env) -> None:
+def _example_converged(env: Env) -> tuple[dict[str, Any], str]:
+    """Simulator and operator running, the two-region example applied and Ready: (the CR, its name)."""
     env.start_simulator()
     env.start_operator()
     cr = load_example("two-region.yaml")
-    name = cr["metadata"]["name"]
     env.apply(cr)
     wait_converged(env, cr, context="initial create")
+    return cr, cr["metadata"]["name"]
+
+
+def test_provider_failure_reported_by_name_and_recovers(env: Env) -> None:
+    cr, name = _example_converged(env)
     mrs = env.mrs(name)
     alarm = _rds_cpu_alarm(mrs)
     queue = next(m for m in mrs if m["kind"] == "Queue" and m["metadata"]["labels"][LABEL_REGION] == STANDBY)
@@ -484,12 +489,7 @@ def test_provider_failure_reported_by_name_and_recovers(env: Env) -> None:
 
 
 def test_delete_with_stuck_mr_waits_and_never_drops_the_finalizer_early(env: Env) -> None:
-    env.start_simulator()
-    env.start_operator()
-    cr = load_example("two-region.yaml")
-    name = cr["metadata"]["name"]
-    env.apply(cr)
-    wait_converged(env, cr, context="initial create")
+    _, name = _example_converged(env)
     before = {_key(m): m for m in env.mrs(name)}
     stuck = next(m for m in before.values() if m["kind"] == "VPCPeeringConnection")
     stuck_tier, stuck_label = _tier(stuck), _label(stuck)
