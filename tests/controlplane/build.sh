@@ -8,7 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 tools="$here/tools"
 cache_root="${REGIONAL_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/regional-operator}"
-key="$(cat "$0" "$tools"/*/go.mod "$tools"/*/go.sum | sha256sum | cut -c1-16)"
+# Only the modules this script builds: the provider's tools module (tools/provider) has its own script and cache.
+key="$(cat "$0" "$tools"/{etcd,helm,k8s}/go.mod "$tools"/{etcd,helm,k8s}/go.sum | sha256sum | cut -c1-16)"
 bin="$cache_root/controlplane/$key/bin"
 wanted=(etcd kube-apiserver kube-controller-manager kubectl helm)
 
