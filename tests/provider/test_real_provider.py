@@ -48,9 +48,9 @@ def estate(provider_plane: LocalControlPlane, moto: Moto, provider_exe: str) -> 
         e.events.append(f"provider restarted at {time.monotonic() - began:.0f}s: {_progress(e)}")
         e.stop_provider()
         e.start_provider()
-        e.converged = e.wait_converged(CONVERGE_TIMEOUT)  # type: ignore[attr-defined]
+        e.wait_converged(CONVERGE_TIMEOUT)
         FIGURES["apply to converged, one provider restart included (s)"] = f"{time.monotonic() - began:.0f}"
-        FIGURES["MRs"] = str(len(e.converged))  # type: ignore[attr-defined]
+        FIGURES["MRs"] = str(len(e.converged))
         yield e
     finally:
         e.stop()
@@ -74,7 +74,7 @@ def _key(mr: dict[str, Any]) -> str:
 
 
 def test_each_kind_reaches_the_outcome_the_docs_table_records(estate: Estate) -> None:
-    mrs = estate.converged  # type: ignore[attr-defined]
+    mrs = estate.converged
     expected = outcomes.offline(example(estate.ns))
     table = outcomes.observed(mrs, expected)
     msgs = outcomes.messages(mrs)
@@ -103,7 +103,7 @@ def test_each_kind_reaches_the_outcome_the_docs_table_records(estate: Estate) ->
 
 
 def test_references_resolve_as_the_provider_resolves_them(estate: Estate) -> None:
-    mrs = estate.converged  # type: ignore[attr-defined]
+    mrs = estate.converged
     found = checks.resolutions(mrs)
     resolved = [r for r in found if r.got is not None]
     assert len(resolved) >= 100, f"only {len(resolved)} references resolved: the check would prove little"
@@ -117,7 +117,7 @@ def test_references_resolve_as_the_provider_resolves_them(estate: Estate) -> Non
 
 def test_external_names_are_what_the_provider_writes(estate: Estate) -> None:
     configs = checks.external_name_configs()
-    mrs = estate.converged  # type: ignore[attr-defined]
+    mrs = estate.converged
     checked = 0
     for mr in mrs:
         if outcome(mr) not in ("Ready", "Synced only"):
