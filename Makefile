@@ -16,9 +16,9 @@ lint: setup
 test: lint
 	$(PY) -m pytest -q -m "not provider"
 
-# The real-provider tier (tests/provider): provider-aws v2.5.0 built from source (cached; a cold build takes
-# most of an hour on 2 cores, see docs/controlplane.md), reconciling the example against moto on loopback.
-# Not part of `make test`: cold, it does not fit CI's 90-minute budget.
+# The real-provider tier (tests/provider): provider-aws v2.5.0 built from source (cached; the cold build did not
+# finish in 75 minutes on this shared 2-core machine), reconciling the example against moto on loopback.
+# Not part of `make test`: cold, it does not fit CI's 90-minute budget (figures: docs/controlplane.md).
 test-provider: setup
 	bash tests/controlplane/build_provider.sh >/dev/null
 	$(PY) -m pytest -q -m provider tests/provider

@@ -37,8 +37,8 @@ GAPS: dict[str, Gap] = {
     "dynamodb/Table": Gap(
         "refused at admission",
         "not an emulator gap: provider v2.5.0's CRD has no serverSideEncryption.kmsKeyArnRef nor "
-        "replica[].kmsKeyArnRef (added in v2.6.0, which the renderer targets); the API server refuses the "
-        "operator's apply (strict field validation of server-side apply)"),
+        "replica[].kmsKeyArnRef (added in v2.6.0, which the renderer targets); server-side apply cannot type "
+        "the operator's patch ('field not declared in schema', HTTP 500)"),
 }
 
 
