@@ -6,7 +6,9 @@ that never saw an API server) and reports the first problem as a SpecValidationE
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -14,6 +16,8 @@ from pydantic.alias_generators import to_camel
 from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
 from .errors import SpecValidationError
 from .naming import REGION_PATTERN
+
+MAX_CR_NAME: Final = 40  # label values (63) and MR names stay within limits; the CRD refuses longer too
 
 
 class _Model(BaseModel):
@@ -123,6 +127,27 @@ class RegionalDeploymentSpec(_Model):
     @property
     def active_payments_region(self) -> str:
         return self.payments.active_region or self.primary.name
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One RegionalDeployment as the render wing sees it: where it lives and its parsed spec. Made once at the edge
+    (the CLI per document, the operator per reconcile pass, by parse_deployment); nothing past the edge reads the
+    raw object's spec again."""
+
+    namespace: str
+    name: str
+    spec: RegionalDeploymentSpec
+
+
+def parse_deployment(cr: Mapping[str, Any]) -> Deployment:
+    """The typed model of a RegionalDeployment object (apiVersion/kind/metadata/spec), or a SpecValidationError
+    naming the first field that breaks a rule."""
+    meta = cr.get("metadata") or {}
+    if len(str(meta.get("name") or "")) > MAX_CR_NAME:
+        raise SpecValidationError("metadata.name", f"must be at most {MAX_CR_NAME} characters")
+    return Deployment(namespace=str(meta.get("namespace") or "default"), name=str(meta.get("name") or ""),
+                      spec=parse_spec(cr.get("spec")))
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

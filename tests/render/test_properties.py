@@ -15,9 +15,9 @@ from regional_operator.defaults import RegionDefaults, load_defaults
 from regional_operator.errors import SpecValidationError
 from regional_operator.naming import SUFFIX_PATTERN, max_suffix_length
 from regional_operator.render import RenderResult, names, render
-from regional_operator.render.context import EXTERNAL_NAME, MAX_CR_NAME, RenderContext
+from regional_operator.render.context import EXTERNAL_NAME, RenderContext
 from regional_operator.render.observed import Observed
-from regional_operator.spec import parse_spec
+from regional_operator.spec import MAX_CR_NAME, parse_spec
 
 from tests.render.conftest import ACCOUNT_ID, plausible_status, status_object
 from tests.render.test_golden import FAKE_ARTIFACT

@@ -16,6 +16,7 @@ from ..kube import KubeClient
 from ..naming import region_code
 from ..render import render
 from ..render.observed import Observed
+from ..spec import parse_deployment
 from .apply import ApplyReport, apply_all, prune, with_ownership
 from .conditions import Condition, merge_conditions
 from .defaults_store import DefaultsStore
@@ -67,7 +68,8 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
     live: dict[MRKey, dict[str, Any]] = {key_of(o): o for o in live_mrs}
     op.defaults.refresh()
     try:
-        result = render(cr, op.defaults.current, Observed.from_objects(live_mrs), op.artifact)
+        deployment = parse_deployment(cr)  # the operator's edge: past here only the typed model is read
+        result = render(deployment, op.defaults.current, Observed.from_objects(live_mrs), op.artifact)
     except SpecValidationError as err:
         # Never touch what exists: a bad edit must not take down healthy infrastructure.
         outcome.stalled = f"{err.field}: {err.rule}"
@@ -86,7 +88,7 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
     outcome.report = report
     outcome.pending = len(result.pending)
 
-    regions = {r["name"]: region_code(r["name"]) for r in cr["spec"]["regions"]}
+    regions = {r.name: region_code(r.name) for r in deployment.spec.regions}
     thresholds = _thresholds(desired)
     # Judge readiness on the MRs as they are after this pass's applies: a changed MR has a new generation its
     # conditions do not speak for yet, so the deployment is not Ready until the provider has caught up.
@@ -114,8 +116,7 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
         "pending": [str(p) for p in result.pending],
         "outputs": outputs_for(list(regions), desired, live),
         "alarmThresholds": thresholds,
-        "activePaymentsRegion": cr["spec"].get("payments", {}).get("activeRegion") or next(
-            r["name"] for r in cr["spec"]["regions"] if r.get("primary")),
+        "activePaymentsRegion": deployment.spec.active_payments_region,
         "defaultsVersion": op.defaults.current.version,
     }
     changed = _changed_keys(cr, status)

@@ -12,10 +12,9 @@ from typing import Any
 
 from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults
-from ..errors import SpecValidationError
-from ..spec import parse_spec
+from ..spec import Deployment, parse_deployment
 from . import database, edge, keys, links, monitoring, network, payments, service, sessions, uploads
-from .context import MAX_CR_NAME, Pending, RenderContext
+from .context import Pending, RenderContext
 from .observed import Observed
 
 Builder = Callable[[RenderContext], list[dict[str, Any]]]
@@ -39,19 +38,18 @@ class RenderResult:
         return out
 
 
-def render(cr: Mapping[str, Any], defaults: RegionDefaults, observed: Observed | None = None,
+def render(deployment: Deployment | Mapping[str, Any], defaults: RegionDefaults, observed: Observed | None = None,
            artifact: LambdaArtifact | None = None) -> RenderResult:
-    """Render every MR of a RegionalDeployment object (apiVersion/kind/metadata/spec).
+    """Render every MR of a RegionalDeployment: the typed model the edge parsed (spec.parse_deployment), or, for
+    callers that hold only the object (tests, benchmarks), the object itself, parsed here.
 
     Raises SpecValidationError (naming the field) for input the CRD could not refuse on its own. Without an
     `artifact` the Lambda code object and function are left out (reported as pending).
     """
-    meta = cr.get("metadata") or {}
-    if len(str(meta.get("name") or "")) > MAX_CR_NAME:
-        raise SpecValidationError("metadata.name", f"must be at most {MAX_CR_NAME} characters")
-    spec = parse_spec(cr.get("spec"))
-    ctx = RenderContext(spec, defaults, namespace=str(meta.get("namespace") or "default"),
-                        name=str(meta.get("name") or ""), observed=observed or Observed(), artifact=artifact)
+    if not isinstance(deployment, Deployment):
+        deployment = parse_deployment(deployment)
+    ctx = RenderContext(deployment.spec, defaults, namespace=deployment.namespace, name=deployment.name,
+                        observed=observed or Observed(), artifact=artifact)
     resources: list[dict[str, Any]] = []
     for build in BUILDERS:
         resources.extend(build(ctx))

@@ -29,7 +29,6 @@ FULL_MANAGEMENT: Final = ["*"]
 RETAIN_MANAGEMENT: Final = ["Observe", "Create", "Update", "LateInitialize"]
 SUBNET_EXTRA_BITS: Final = 3  # the VPC is cut into 8 equal blocks: 3 public, 3 private, 2 spare
 RFC1918: Final = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-MAX_CR_NAME: Final = 40  # label values (63) and MR names stay within limits; the CRD refuses longer too
 
 
 @dataclass(frozen=True)
