@@ -13,7 +13,6 @@ from typing import Any
 from ..artifact import LambdaArtifact
 from ..errors import SpecValidationError
 from ..kube import KubeClient
-from ..naming import region_code
 from ..render import render
 from ..render.observed import Observed
 from ..spec import parse_deployment
@@ -55,11 +54,6 @@ class Outcome:
     pending: int = 0
 
 
-def _threshold_summary(thresholds: Mapping[str, Mapping[str, float]]) -> str:
-    return "; ".join(f"{region}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(t.items()))
-                     for region, t in sorted(thresholds.items()))
-
-
 async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict[str, Any]]) -> Outcome:
     meta = cr["metadata"]
     generation = int(meta.get("generation") or 0)
@@ -88,8 +82,6 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
     outcome.report = report
     outcome.pending = len(result.pending)
 
-    regions = {r.name: region_code(r.name) for r in deployment.spec.regions}
-    thresholds = _thresholds(desired)
     # Judge readiness on the MRs as they are after this pass's applies: a changed MR has a new generation its
     # conditions do not speak for yet, so the deployment is not Ready until the provider has caught up.
     live = {**live, **report.returned}
@@ -101,9 +93,9 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
                  Condition("Reconciling", False, "ApplyFailed"),
                  Condition("Stalled", True, "ApplyFailed", f"{len(report.errors)} MRs refused by the API server: "
                            f"{first[0][0]}/{first[0][1]}: {first[1]}")]
-        conds += conditions_for(regions, a, result.pending, _threshold_summary(thresholds))[3:]
+        conds += conditions_for(result, a)[3:]
     else:
-        conds = conditions_for(regions, a, result.pending, _threshold_summary(thresholds))
+        conds = conditions_for(result, a)
     if report.prune_waiting or report.pruned:
         conds[1] = Condition("Reconciling", True, "Pruning",
                              f"deleting {len(report.pruned) + len(report.prune_waiting)} MRs no longer rendered")
@@ -114,9 +106,9 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
         "conditions": merge_conditions(current_status.get("conditions") or [], conds, generation),
         "resources": {"ready": a.ready, "total": a.total},
         "pending": [str(p) for p in result.pending],
-        "outputs": outputs_for(list(regions), desired, live),
-        "alarmThresholds": thresholds,
-        "activePaymentsRegion": deployment.spec.active_payments_region,
+        "outputs": outputs_for(result, live),
+        "alarmThresholds": result.thresholds,
+        "activePaymentsRegion": result.active_payments_region,
         "defaultsVersion": op.defaults.current.version,
     }
     changed = _changed_keys(cr, status)
@@ -160,16 +152,6 @@ def _keep_others(status: Mapping[str, Any], conds: list[Condition]) -> list[Cond
     kept = [Condition(c["type"], {"True": True, "False": False}.get(c["status"]), c.get("reason", ""),
                       c.get("message", "")) for c in status.get("conditions") or [] if c.get("type") not in mine]
     return conds + kept
-
-
-def _thresholds(desired: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    """The alarm thresholds in force, per region and alarm name, as rendered (visible in status)."""
-    out: dict[str, dict[str, float]] = {}
-    for obj in desired:
-        if obj["kind"] == "MetricAlarm":
-            region = obj["metadata"]["labels"]["platform.regional.io/region"]
-            out.setdefault(region, {})[obj["metadata"]["name"]] = float(obj["spec"]["forProvider"]["threshold"])
-    return out
 
 
 def _normalise(value: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, Final
 from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults, RegionSettings, resolve_region
 from ..errors import SpecValidationError
-from ..naming import Namer, region_code
+from ..naming import NAME_TEMPLATES, Namer, region_code
 from ..spec import RegionalDeploymentSpec
 from .kinds import kind as kind_of
 from .observed import OBSERVED_ATTRIBUTES, Observed
@@ -50,11 +50,17 @@ class Region:
 
 @dataclass(frozen=True)
 class Pending:
-    """A dependent MR not rendered yet because an input only the provider can report is missing."""
+    """A dependent MR not rendered yet because an input only the provider can report is missing.
+
+    `region` (None for a global name) and `component` are the ones the MR will carry once rendered; render() fills
+    them in (see render._tagged), so builders name only what waits and for what.
+    """
 
     kind: str
     name: str
     waits_for: str
+    region: str | None = None
+    component: str = ""
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name} waits for {self.waits_for}"
@@ -76,6 +82,26 @@ def carve_subnets(cidr: str, index: int) -> tuple[ipaddress.IPv4Network, tuple[i
     return network, tuple(blocks[0:3]), tuple(blocks[4:7])
 
 
+class RegionRecordingNamer(Namer):
+    """The Namer, remembering the region each regional name was made for: the region of a pending MR is then known
+    from how its name was made, not read back out of the name."""
+
+    def __init__(self, suffix: str, namespace: str, cr_name: str) -> None:
+        super().__init__(suffix, namespace, cr_name)
+        self.region_of: dict[str, str] = {}
+
+    def regional(self, prefix: str, region: str) -> str:
+        name = super().regional(prefix, region)
+        self.region_of[name] = region
+        return name
+
+    def named(self, template: str, region: str | None = None) -> str:
+        name = super().named(template, region)
+        if region is not None and NAME_TEMPLATES[template][2]:
+            self.region_of[name] = region
+        return name
+
+
 class RenderContext:
     """Shared, read-only inputs of one render plus the list of pending dependents it collects."""
 
@@ -86,7 +112,7 @@ class RenderContext:
         self.namespace = namespace
         self.cr_name = name
         self.observed = observed
-        self.names = Namer(spec.environment_suffix, namespace, name)
+        self.names = RegionRecordingNamer(spec.environment_suffix, namespace, name)
         self.pending: list[Pending] = []
         regions = []
         for i, r in enumerate(spec.regions):
