@@ -13,7 +13,7 @@ from typing import Any
 
 from ..render import RenderResult, links, uploads
 from ..render.context import LABEL_COMPONENT, LABEL_REGION, Pending
-from .conditions import Condition
+from .conditions import READY, Condition, Conditions, kstatus, stuck
 from .resources import MAX_LISTED, MRKey, key_of, readiness
 
 REPLICATION_KINDS = frozenset({"BucketReplicationConfiguration", "Table"})
@@ -91,43 +91,33 @@ def threshold_summary(thresholds: Mapping[str, Mapping[str, float]]) -> str:
                      for region, t in sorted(thresholds.items()))
 
 
-def conditions_for(result: RenderResult, a: Assessment) -> list[Condition]:
+def conditions_for(result: RenderResult, a: Assessment) -> Conditions:
     """Ready, Reconciling/Stalled (kstatus), a condition per region, PeeringReady, ReplicationReady and
     AlarmsConfigured."""
     pending = result.pending
-    ready = _aggregate("Ready", a.problems, pending, "AllResourcesReady",
-                       f"{a.ready}/{a.total} managed resources ready")
-    conds = [
-        ready,
-        Condition("Reconciling", not ready.status, "Progressing" if not ready.status else "Converged",
-                  f"{a.ready}/{a.total} managed resources ready" if not ready.status else ""),
-        Condition("Stalled", False, "NoErrors"),
-    ]
+    progress = f"{a.ready}/{a.total} managed resources ready"
+    conds = kstatus(_aggregate(READY, a.problems, pending, "AllResourcesReady", progress), progress)
     for region in result.regions:
         pend = [p for p in pending if p.region == region.name]
-        conds.append(_aggregate(f"RegionReady.{region.name}", a.problems_by_region.get(region.name, []), pend,
+        conds.set(_aggregate(f"RegionReady.{region.name}", a.problems_by_region.get(region.name, []), pend,
                                 "RegionReady", f"every managed resource in {region.name} is ready"))
     peering_pending = [p for p in pending if p.component == links.COMPONENT]
-    conds.append(_aggregate("PeeringReady", a.problems_by_component.get(links.COMPONENT, []), peering_pending,
+    conds.set(_aggregate("PeeringReady", a.problems_by_component.get(links.COMPONENT, []), peering_pending,
                             "PeeringActive", "every secondary is peered with the primary, routes on both sides"))
     replication_problems = [p for p in a.problems if p.kind in REPLICATION_KINDS]
     replication_pending = [p for p in pending if (p.component, p.kind) in REPLICATION_PENDING]
-    conds.append(_aggregate("ReplicationReady", replication_problems, replication_pending, "Replicating",
+    conds.set(_aggregate("ReplicationReady", replication_problems, replication_pending, "Replicating",
                             "S3 replication and DynamoDB global table replicas are ready"))
     alarm_pending = [p for p in pending if p.kind == "MetricAlarm"]
-    conds.append(_aggregate("AlarmsConfigured", a.problems_by_kind.get("MetricAlarm", []), alarm_pending,
+    conds.set(_aggregate("AlarmsConfigured", a.problems_by_kind.get("MetricAlarm", []), alarm_pending,
                             "AlarmsActive", threshold_summary(result.thresholds)))
     return conds
 
 
-def stalled_conditions(field_path: str, rule: str) -> list[Condition]:
+def stalled_conditions(field_path: str, rule: str) -> Conditions:
     """An invalid spec: nothing is rendered or touched; kstatus Stalled tells GitOps tools to stop waiting."""
     message = f"{field_path}: {rule}"
-    return [
-        Condition("Ready", False, "InvalidSpec", message),
-        Condition("Reconciling", False, "InvalidSpec", ""),
-        Condition("Stalled", True, "InvalidSpec", message),
-    ]
+    return stuck("InvalidSpec", message, message)
 
 
 def outputs_for(result: RenderResult, live: Mapping[MRKey, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
