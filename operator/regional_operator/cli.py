@@ -16,6 +16,7 @@ from .artifact import LambdaArtifact, load_artifact
 from .defaults import load_defaults
 from .errors import DefaultsError, SpecValidationError
 from .render import RenderResult, render
+from .render.context import LABEL_REGION
 from .render.observed import Observed
 from .spec import parse_deployment
 
@@ -64,7 +65,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             deployment = parse_deployment(cr)
             result = render(deployment, defaults, observed, artifact)
             chosen = [m for m in result.resources
-                      if args.region is None or m["metadata"]["labels"]["platform.regional.io/region"] == args.region]
+                      if args.region is None or m["metadata"]["labels"][LABEL_REGION] == args.region]
             manifests.extend(chosen)
             print(f"# {deployment.namespace}/{deployment.name}", file=sys.stderr)
             _summary(result, sys.stderr)

@@ -16,13 +16,13 @@ import kopf
 
 from . import metrics, profiling
 from .artifact import LambdaArtifact, load_artifact
+from .defaults_store import DefaultsStore
+from .identity import GROUP, PLURAL, VERSION
 from .kube import KubeClient
-from .mrwatch import MRIndex, MRWatcher, watched_namespaces
-from .reconcile.defaults_store import DefaultsStore
 from .reconcile.loop import Deployments, Event, LoopSettings
 from .reconcile.reconciler import Operator
-from .reconcile.resources import GROUP, PLURAL, VERSION
 from .render.kinds import KINDS
+from .watch.mrwatch import MRIndex, MRWatcher, watched_namespaces
 
 log = logging.getLogger("regional_operator")
 SETTINGS = LoopSettings(

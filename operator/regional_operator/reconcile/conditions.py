@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 MAX_MESSAGE: Final = 1024
+MAX_LISTED: Final = 5  # MRs named in one status message before "and N more"
 READY: Final = "Ready"
 RECONCILING: Final = "Reconciling"
 STALLED: Final = "Stalled"

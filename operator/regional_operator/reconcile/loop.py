@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 
 from .. import metrics
-from ..signals import Key as DeploymentKey
-from ..signals import PassLocks, Wakeups
+from ..identity import DeploymentKey
+from ..readiness import readiness
+from ..watch.signals import PassLocks, Wakeups
 from .delete import DeletionProgress, delete_step
 from .reconciler import Operator, Outcome, reconcile, report_deletion
-from .resources import readiness
 
 log = logging.getLogger("regional_operator")
 MAX_EVENT_MESSAGE: Final = 1000

@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..artifact import LambdaArtifact
+from ..defaults_store import DefaultsStore
 from ..errors import SpecValidationError
+from ..identity import MRKey, key_of
 from ..kube import KubeClient
 from ..render import render
 from ..render.observed import Observed
 from ..spec import parse_deployment
 from .apply import ApplyReport, apply_all, prune, with_ownership
 from .conditions import READY, RECONCILING, Condition, Conditions, merge_conditions, stuck
-from .defaults_store import DefaultsStore
-from .resources import CR_REF, MRKey, key_of
+from .resources import CR_REF
 from .status import Assessment, assess, conditions_for, outputs_for, stalled_conditions
 
 

@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..identity import MRKey, key_of
+from ..readiness import readiness
 from ..render import RenderResult, links, uploads
 from ..render.context import LABEL_COMPONENT, LABEL_REGION, Pending
-from .conditions import READY, Condition, Conditions, kstatus, stuck
-from .resources import MAX_LISTED, MRKey, key_of, readiness
+from .conditions import MAX_LISTED, READY, Condition, Conditions, kstatus, stuck
 
 REPLICATION_KINDS = frozenset({"BucketReplicationConfiguration", "Table"})
 # (component, kind) of the pending items that are replication: the S3 replication role's policy and configuration

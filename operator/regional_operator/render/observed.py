@@ -1,6 +1,6 @@
 """What the provider has reported about our MRs: the renderer's only input that is not the spec.
 
-The operator builds it from the live MRs (status.atProvider, conditions); the CLI from a file holding the same
+The operator builds it from the live MRs (status.atProvider); the CLI from a file holding the same
 objects (`kubectl get ... -o yaml`). Values that exist only after AWS creates something (a peering connection id,
 an ALB ARN, a source DB ARN, a queue ARN) are read from here; when one is missing the dependent MR is not
 rendered and the result records what it waits for.
@@ -19,24 +19,16 @@ OBSERVED_ATTRIBUTES: frozenset[str] = frozenset({"id", "arn", "arnSuffix", "dnsN
 
 @dataclass(frozen=True)
 class ObservedResource:
+    """The reported values of one MR. Whether it is ready is not the renderer's question: status judges that
+    (regional_operator.readiness), and what renders never depends on it, only on values being reported."""
+
     kind: str
     name: str
     at_provider: Mapping[str, Any]
-    ready: bool
-    synced: bool
-    generation: int = 0
 
     def get(self, attribute: str) -> str | None:
         value = self.at_provider.get(attribute)
         return value if isinstance(value, str) and value else None
-
-
-def _condition_true(status: Mapping[str, Any], kind: str, generation: int) -> bool:
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == kind:
-            fresh = cond.get("observedGeneration") in (None, generation) or generation == 0
-            return bool(cond.get("status") == "True" and fresh)
-    return False
 
 
 @dataclass(frozen=True)
@@ -52,15 +44,8 @@ class Observed:
         for obj in objects:
             meta = obj.get("metadata") or {}
             status = obj.get("status") or {}
-            generation = int(meta.get("generation") or 0)
-            res = ObservedResource(
-                kind=str(obj.get("kind")),
-                name=str(meta.get("name")),
-                at_provider=status.get("atProvider") or {},
-                ready=_condition_true(status, "Ready", generation),
-                synced=_condition_true(status, "Synced", generation),
-                generation=generation,
-            )
+            res = ObservedResource(kind=str(obj.get("kind")), name=str(meta.get("name")),
+                                   at_provider=status.get("atProvider") or {})
             found[(res.kind, res.name)] = res
         return cls(found)
 
