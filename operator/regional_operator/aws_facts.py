@@ -90,3 +90,36 @@ SUBNET_MAX_PREFIX: Final = 28
 # SQS visibility timeout should be at least 6x the function timeout for event source mappings.
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 SQS_VISIBILITY_TIMEOUT_FACTOR: Final = 6
+
+
+# RDS instance class -> memory (GiB), for the connection limit PostgreSQL derives from it. The classes of the
+# families below, per the hardware table of
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Summary.html
+# (burstable t: 1 GiB at micro doubling per size; general purpose m: 4 GiB per vCPU; memory optimised r: 8 GiB per
+# vCPU; large = 2 vCPUs).
+_RDS_SIZE_VCPUS: Final[dict[str, int]] = {"large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32,
+                                          "12xlarge": 48, "16xlarge": 64, "24xlarge": 96}
+_RDS_BURSTABLE_GIB: Final[dict[str, float]] = {"micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16,
+                                               "2xlarge": 32}
+RDS_INSTANCE_MEMORY_GIB: Final[dict[str, float]] = {
+    **{f"db.{family}.{size}": gib for family in ("t3", "t4g") for size, gib in _RDS_BURSTABLE_GIB.items()},
+    **{f"db.{family}.{size}": 4.0 * vcpus for family in ("m5", "m6g", "m6i", "m7g", "m7i")
+       for size, vcpus in _RDS_SIZE_VCPUS.items()},
+    **{f"db.{family}.{size}": 8.0 * vcpus for family in ("r5", "r6g", "r6i", "r7g", "r7i")
+       for size, vcpus in _RDS_SIZE_VCPUS.items()},
+}
+
+# RDS for PostgreSQL's default max_connections: LEAST({DBInstanceClassMemory/9531392}, 5000)
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.MaxConnections
+POSTGRES_BYTES_PER_CONNECTION: Final = 9531392
+POSTGRES_MAX_CONNECTIONS_CAP: Final = 5000
+
+
+def postgres_max_connections(instance_class: str) -> int | None:
+    """The default connection limit of an RDS for PostgreSQL instance class, None for a class not in the table.
+    Computed from the nominal memory; DBInstanceClassMemory is somewhat less (the OS and RDS keep some), which
+    is why the default alarm threshold is a percentage well below 100."""
+    gib = RDS_INSTANCE_MEMORY_GIB.get(instance_class)
+    if gib is None:
+        return None
+    return min(int(gib * 1024**3) // POSTGRES_BYTES_PER_CONNECTION, POSTGRES_MAX_CONNECTIONS_CAP)

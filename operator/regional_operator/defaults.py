@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
+from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2, postgres_max_connections
 from .errors import DefaultsError, SpecValidationError
 from .spec import RegionSpec
 
@@ -137,7 +137,7 @@ def resolve_region(defaults: RegionDefaults, region: RegionSpec, index: int) -> 
 
 
 THRESHOLD_KEYS = (
-    "rdsCpuPercent", "rdsFreeStorageBytes", "rdsConnections", "lambdaErrors", "lambdaThrottles",
+    "rdsCpuPercent", "rdsFreeStorageBytes", "rdsConnectionsPercentOfMax", "lambdaErrors", "lambdaThrottles",
     "lambdaDurationP99Ms", "alb5xxCount", "albTargetP99LatencySeconds", "dynamodbThrottles",
     "dynamodbReplicationLatencyMs",
 )
@@ -165,5 +165,14 @@ def _check_settings(settings: RegionSettings, region: str) -> None:
             raise SpecValidationError(f"{at}.alarmThresholds.{key}", "no value in the CR or the region defaults")
         if settings.thresholds[key] <= 0:
             raise SpecValidationError(f"{at}.alarmThresholds.{key}", "must be positive")
+    if settings.thresholds["rdsConnectionsPercentOfMax"] > 100:
+        raise SpecValidationError(f"{at}.alarmThresholds.rdsConnectionsPercentOfMax", "must be at most 100")
+    if "rdsConnections" in settings.thresholds and settings.thresholds["rdsConnections"] <= 0:
+        raise SpecValidationError(f"{at}.alarmThresholds.rdsConnections", "must be positive")
+    if "rdsConnections" not in settings.thresholds and postgres_max_connections(settings.db_instance_class) is None:
+        raise SpecValidationError(
+            f"{at}.alarmThresholds.rdsConnections",
+            f"the connection limit of {settings.db_instance_class} is not known to the operator: give the "
+            "DatabaseConnections threshold as a number")
     if not settings.payments_api_endpoint.startswith("https://"):
         raise SpecValidationError(f"{at}.paymentsApiEndpoint", "must be an https:// URL")

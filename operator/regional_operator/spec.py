@@ -18,6 +18,7 @@ from .errors import SpecValidationError
 from .naming import REGION_PATTERN
 
 MAX_CR_NAME: Final = 40  # label values (63) and MR names stay within limits; the CRD refuses longer too
+CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:"
 
 
 class _Model(BaseModel):
@@ -37,7 +38,8 @@ class AlarmThresholds(_Model):
 
     rds_cpu_percent: float | None = Field(default=None, gt=0, le=100)
     rds_free_storage_bytes: float | None = Field(default=None, gt=0)
-    rds_connections: float | None = Field(default=None, gt=0)
+    rds_connections: float | None = Field(default=None, gt=0)  # absolute; wins over the percentage below
+    rds_connections_percent_of_max: float | None = Field(default=None, gt=0, le=100)
     lambda_errors: float | None = Field(default=None, gt=0)
     lambda_throttles: float | None = Field(default=None, gt=0)
     lambda_duration_p99_ms: float | None = Field(default=None, gt=0)
@@ -75,6 +77,8 @@ class RegionSpec(_Model):
     lambda_: LambdaSettings | None = Field(default=None, alias="lambda")
     fargate: FargateSettings | None = None
     payments_api_endpoint: str | None = Field(default=None, pattern=r"^https://[^\s]+$")
+    # ACM certificates are regional: each region's HTTPS listener needs a certificate of its own region.
+    certificate_arn: str | None = Field(default=None, pattern=CERTIFICATE_ARN_PATTERN)
 
 
 class DatabaseSpec(_Model):
@@ -84,16 +88,27 @@ class DatabaseSpec(_Model):
 
 class PaymentsSpec(_Model):
     active_region: str | None = None
+    # Lambda tracingConfig.mode; Active grants the function's role the two X-Ray write actions it needs.
+    tracing: Literal["Active", "PassThrough"] = "Active"
+
+
+# The default image meets the task contract the service builder renders (non-root, read-only root filesystem with
+# only /tmp writable, no capabilities, port 8080): NGINX's unprivileged build listens on 8080 and keeps its pid
+# and temp files in /tmp. It serves "/" (its index page) and nothing at /healthz, hence the default health check
+# path. A real service image sets its own image and health check path (docs/aws-semantics.md).
+DEFAULT_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.27"
+DEFAULT_HEALTH_CHECK_PATH = "/"
 
 
 class ServiceSpec(_Model):
-    image: str = Field(default="public.ecr.aws/nginx/nginx:1.27", min_length=1)
+    image: str = Field(default=DEFAULT_IMAGE, min_length=1)
     container_port: int = Field(default=8080, ge=1, le=65535)
-    health_check_path: str = Field(default="/healthz", pattern=r"^/")
+    health_check_path: str = Field(default=DEFAULT_HEALTH_CHECK_PATH, pattern=r"^/")
 
 
 class EdgeSpec(_Model):
-    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:")
+    # Used by every region that has no spec.regions[].certificateArn; it must then be in each such region.
+    certificate_arn: str | None = Field(default=None, pattern=CERTIFICATE_ARN_PATTERN)
 
 
 class UploadsSpec(_Model):
@@ -201,5 +216,26 @@ def _check_regions(spec: RegionalDeploymentSpec) -> None:
                     f"spec.regions[{i}].fargate.memory",
                     f"{fargate.memory} MiB is not valid with {fargate.cpu} cpu units",
                 )
+        _check_certificate_region(spec, i, region)
     if spec.payments.active_region is not None and spec.payments.active_region not in seen:
         raise SpecValidationError("spec.payments.activeRegion", "must name one of spec.regions[].name")
+
+
+def certificate_region(arn: str) -> str:
+    """The region field of an ARN (arn:partition:service:region:account:resource), "" when it has none."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 else ""
+
+
+def _check_certificate_region(spec: RegionalDeploymentSpec, index: int, region: RegionSpec) -> None:
+    """An ALB can only use an ACM certificate of its own region (ACM User Guide, "Supported Regions": certificates
+    are regional); a certificate of another region makes that region's HTTPS listener fail to create."""
+    own = region.certificate_arn
+    arn = own or spec.edge.certificate_arn
+    if arn is None or certificate_region(arn) == region.name:
+        return
+    field = f"spec.regions[{index}].certificateArn" if own else "spec.edge.certificateArn"
+    raise SpecValidationError(
+        field, f"certificate {arn} is in region {certificate_region(arn) or '(none)'}, but is used in {region.name}: "
+               f"ACM certificates are regional, give spec.regions[{index}].certificateArn a certificate of "
+               f"{region.name}")

@@ -114,10 +114,11 @@ def fake_db_arn(region: str, identifier: str) -> str:
 
 @pytest.fixture
 def data_store_observed(context_for: Callable[[dict[str, Any]], RenderContext]) -> Callable[..., Observed]:
-    """data_store_observed(cr, keys=True, primary_db=True): the provider has reported every region's KMS key ARN
-    and/or the primary database ARN."""
+    """data_store_observed(cr, keys=True, primary_db=True, versioning=True): the provider has reported every
+    region's KMS key ARN, the primary database ARN and/or every uploads bucket's versioning as Ready."""
 
-    def factory(cr: dict[str, Any], *, keys: bool = True, primary_db: bool = True) -> Observed:
+    def factory(cr: dict[str, Any], *, keys: bool = True, primary_db: bool = True,
+                versioning: bool = True) -> Observed:
         ctx = context_for(cr)
         objs = []
         if keys:
@@ -126,6 +127,8 @@ def data_store_observed(context_for: Callable[[dict[str, Any]], RenderContext]) 
         if primary_db:
             db = names.database(ctx, ctx.primary)
             objs.append(status_object("Instance", db, arn=fake_db_arn(ctx.primary.name, db)))
+        if versioning:
+            objs += [status_object("BucketVersioning", names.uploads_bucket(ctx, r)) for r in ctx.regions]
         return Observed.from_objects(objs)
 
     return factory

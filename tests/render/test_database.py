@@ -58,9 +58,12 @@ def test_primary_instance(two_region_cr: dict[str, Any], render_cr: Any, context
     assert fp["deletionProtection"] is False
     assert fp["skipFinalSnapshot"] is True
     assert "finalSnapshotIdentifier" not in fp
-    assert fp["manageMasterUserPassword"] is True
-    assert fp["masterUserSecretKmsKeyIdRef"] == {"name": key}
-    assert not {"passwordSecretRef", "autoGeneratePassword", "passwordWoSecretRef"} & fp.keys()
+    # Replicas are wanted (the default): AWS refuses a read replica of a source whose password RDS manages in
+    # Secrets Manager, so the provider generates one into a Secret of the CR's namespace (issue 11, finding 1).
+    assert "manageMasterUserPassword" not in fp and "masterUserSecretKmsKeyIdRef" not in fp
+    assert fp["autoGeneratePassword"] is True
+    assert fp["passwordSecretRef"] == {"name": database.password_secret_name(ctx, p), "key": "password"}
+    assert "namespace" not in fp["passwordSecretRef"]  # a namespaced MR's Secret lives in its own namespace
     assert fp["username"]
     assert fp["backupRetentionPeriod"] >= 7
     assert fp["multiAz"] is True
@@ -166,3 +169,32 @@ def test_region_overrides_reach_the_instance(make_cr: Any, render_cr: Any, conte
     mrs, _ = _render(render_cr, cr, data_store_observed(cr))
     fp = one(mrs, "Instance", names.database(ctx, ctx.secondaries[0]))["spec"]["forProvider"]
     assert (fp["instanceClass"], fp["allocatedStorage"], fp["engineVersion"]) == ("db.r6g.large", 200, "16.4")
+
+
+def test_a_database_without_replicas_keeps_the_rds_managed_password(make_cr: Any, render_cr: Any, context_for: Any,
+                                                                   data_store_observed: Any) -> None:
+    cr = make_cr(2, database={"crossRegionReplica": False})
+    ctx = context_for(cr)
+    mrs, _ = _render(render_cr, cr, data_store_observed(cr))
+    for r in ctx.regions:
+        fp = one(mrs, "Instance", names.database(ctx, r))["spec"]["forProvider"]
+        assert fp["manageMasterUserPassword"] is True
+        assert fp["masterUserSecretKmsKeyIdRef"] == {"name": names.kms_key(ctx, r)}
+        assert not {"passwordSecretRef", "autoGeneratePassword"} & fp.keys()
+
+
+def test_no_replica_is_rendered_of_a_source_with_a_managed_password(make_cr: Any, render_cr: Any,
+                                                                     data_store_observed: Any) -> None:
+    """The AWS rule itself, over every shape: wherever a replica names a source, that source's password is not
+    managed by RDS (RDS User Guide, Password management with Secrets Manager, Limitations)."""
+    for regions in (2, 3):
+        cr = make_cr(regions)
+        mrs, _ = _render(render_cr, cr, data_store_observed(cr))
+        instances = {m["spec"]["forProvider"]["identifier"]: m["spec"]["forProvider"] for m in mrs
+                     if m["kind"] == "Instance"}
+        replicas = [fp for fp in instances.values() if "replicateSourceDb" in fp]
+        assert len(replicas) == regions - 1
+        for fp in replicas:
+            source = instances[fp["replicateSourceDb"].rsplit(":", 1)[-1]]
+            assert source.get("manageMasterUserPassword") is not True
+            assert source["autoGeneratePassword"] is True

@@ -180,7 +180,8 @@ valid_optional: dict[str, st.SearchStrategy[Any]] = {
     "wafBlockedCountries": st.lists(st.sampled_from(sorted(ISO_3166_ALPHA2)), max_size=6),
     "alarmThresholds": st.dictionaries(
         st.sampled_from(THRESHOLD_KEYS), positive, max_size=4).map(
-        lambda t: {k: (min(v, 100) if k == "rdsCpuPercent" else v) for k, v in t.items()}),
+        lambda t: {k: (min(v, 100) if k in ("rdsCpuPercent", "rdsConnectionsPercentOfMax") else v)
+                   for k, v in t.items()}),
     "database": st.fixed_dictionaries({}, optional={
         "instanceClass": st.sampled_from(["db.t4g.medium", "db.r6g.large", "db.m7g.2xlarge"]),
         "allocatedStorageGiB": st.integers(20, 65536)}),
@@ -217,6 +218,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         for key, strategy in valid_optional.items():
             if draw(st.integers(0, 2)) == 0:
                 region[key] = draw(strategy)
+        if draw(st.integers(0, 2)) == 0:  # HTTPS: a certificate of the region's own (ACM certificates are regional)
+            region["certificateArn"] = certificate_of(name)
         regions.append(region)
     spec: dict[str, Any] = {
         "environment": draw(st.from_regex(r"[a-z][a-z0-9-]{0,31}", fullmatch=True)),
@@ -234,12 +237,11 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
                                            "crossRegionReplica": st.booleans()}),
         "payments": st.fixed_dictionaries({"activeRegion": st.sampled_from(names)}),
         "service": st.fixed_dictionaries({}, optional={
-            "image": st.sampled_from(["public.ecr.aws/nginx/nginx:1.27",
+            "image": st.sampled_from(["public.ecr.aws/nginx/nginx-unprivileged:1.27",
                                       "123456789012.dkr.ecr.us-east-1.amazonaws.com/payments-api:1.0"]),
             "containerPort": st.integers(1, 65535),
             "healthCheckPath": st.sampled_from(["/healthz", "/", "/status/ready"])}),
-        "edge": st.fixed_dictionaries({"certificateArn": st.just(
-            "arn:aws:acm:us-east-1:123456789012:certificate/0b7c1a5e")}),
+        "edge": st.fixed_dictionaries({"certificateArn": st.just(certificate_of(names[primary]))}),
         "uploads": st.fixed_dictionaries({}, optional={
             "noncurrentVersionExpirationDays": st.integers(1, 3650),
             "transitionToInfrequentAccessDays": st.integers(30, 3650)}),
@@ -247,7 +249,15 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     for key, strategy in optional.items():
         if draw(st.booleans()):
             spec[key] = draw(strategy)
+    if "edge" in spec:  # the edge certificate serves the primary; every other region needs its own
+        for region in regions:
+            if not region.get("primary"):
+                region.setdefault("certificateArn", certificate_of(region["name"]))
     return spec
+
+
+def certificate_of(region: str) -> str:
+    return f"arn:aws:acm:{region}:123456789012:certificate/0b7c1a5e"
 
 
 # One fault each, on an otherwise valid spec: (name, function applying it).

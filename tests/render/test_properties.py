@@ -171,7 +171,8 @@ def name_problems(mr: dict[str, Any]) -> list[str]:
     elif kind == "WebACL":
         need(len(name) <= 128 and bool(re.match(r"^[\w-]+$", name)), "WAFv2 names are at most 128")
     elif kind == "Alias":
-        need(len(name) <= 256 and name.startswith("alias/") and not name.startswith("alias/aws"), "KMS alias")
+        # the external name is the alias without `alias/` (the provider adds it); AWS reserves alias/aws/*
+        need(len(f"alias/{name}") <= 256 and not name.startswith(("alias/", "aws/")), "KMS alias")
     elif kind == "Topic":
         need(len(name) <= 256, "SNS topic names are at most 256")
     elif kind == "SecurityGroup":

@@ -188,3 +188,17 @@ def test_lifecycle(make_cr: Any, render_cr: Any, context_for: Any, data_store_ob
         assert ("Delete" not in policies and "*" not in policies) if lifecycle == "Retain" else policies == ["*"]
     # Settings and wiring are not data: they stay fully managed either way.
     assert all(m["spec"]["managementPolicies"] == ["*"] for m in mrs if m["kind"] != "Bucket")
+
+
+def test_replication_waits_for_versioning_on_every_bucket(three_region_cr: dict[str, Any], render_cr: Any,
+                                                          context_for: Any, data_store_observed: Any) -> None:
+    """S3 refuses a replication configuration until versioning is enabled on the source and every destination
+    (finding 10): with the keys known but versioning not yet Ready, only the role policy is rendered."""
+    ctx = context_for(three_region_cr)
+    mrs, pending = _render(render_cr, three_region_cr, data_store_observed(three_region_cr, versioning=False))
+    source = names.uploads_bucket(ctx, ctx.primary)
+    assert one(mrs, "RolePolicy", uploads.replication_role_name(ctx))
+    assert not [m for m in mrs if m["kind"] == "BucketReplicationConfiguration"]
+    for r in ctx.regions:
+        assert f"BucketReplicationConfiguration/{source} waits for BucketVersioning/{names.uploads_bucket(ctx, r)} " \
+               "Ready" in pending

@@ -42,6 +42,9 @@ class Region:
     vpc_cidr: ipaddress.IPv4Network
     public_subnets: tuple[ipaddress.IPv4Network, ...]
     private_subnets: tuple[ipaddress.IPv4Network, ...]
+    # The ACM certificate of this region's HTTPS listener (spec.regions[].certificateArn, else
+    # spec.edge.certificateArn; parse_spec checked it is in this region); None: HTTP only.
+    certificate_arn: str | None = None
 
     @property
     def index(self) -> int:
@@ -118,7 +121,7 @@ class RenderContext:
         for i, r in enumerate(spec.regions):
             network, public, private = carve_subnets(r.vpc_cidr, i)
             regions.append(Region(r.name, region_code(r.name), r.primary, resolve_region(defaults, r, i),
-                                  network, public, private))
+                                  network, public, private, r.certificate_arn or spec.edge.certificate_arn))
         _check_no_overlap(regions)
         self.regions: tuple[Region, ...] = tuple(regions)
         self.primary = next(r for r in regions if r.primary)
@@ -146,6 +149,15 @@ class RenderContext:
         if value is None:
             self.pending.append(Pending(needed_by[0], needed_by[1], f"{kind}/{name} status.atProvider.{attribute}"))
         return value
+
+    def observed_ready(self, kind: str, name: str, *, needed_by: tuple[str, str]) -> bool:
+        """Whether another MR is Ready; if not, record that `needed_by` waits for it. For dependents AWS refuses
+        while what they need does not exist yet (or is not yet usable): they are rendered once it is, so no MR is
+        created only to fail in a retry loop."""
+        if self.observed.is_ready(kind, name):
+            return True
+        self.pending.append(Pending(needed_by[0], needed_by[1], f"{kind}/{name} Ready"))
+        return False
 
     def mr(self, key: str, name: str, *, region: Region, component: str, for_provider: dict[str, Any],
            external_name: str | None = None, tier: int | None = None, init_provider: dict[str, Any] | None = None,

@@ -14,8 +14,12 @@ Provider facts that shape this module (provider-upjet-aws v2.6.0, checked in its
 - `performanceInsightsKmsKeyId` must be a key ARN (the provider validates it) and can never be changed once
   set, while its Ref copies the key id. So the instance waits for the region key's observed ARN rather than
   being created with the AWS-managed key and stuck with it. `kmsKeyIdRef` (storage) does copy the ARN.
-- Credentials never pass through the CR: `manageMasterUserPassword` lets RDS keep the master password in Secrets
-  Manager, encrypted with the region's key.
+- Credentials never pass through the CR or the operator. A standalone database (no replica wanted) lets RDS keep
+  the master password in Secrets Manager (`manageMasterUserPassword`, encrypted with the region's key). AWS refuses
+  a read replica of a source whose password RDS manages (RDS User Guide, "Password management with Amazon RDS and
+  AWS Secrets Manager", Limitations), so when replicas are wanted the primary gets a password the provider
+  generates (`autoGeneratePassword`) and writes into the Secret `passwordSecretRef` names, in the CR's namespace;
+  the operator never reads or writes that Secret (rotation: docs/aws-semantics.md).
 - A replica takes no username/password/engine/storage size (inherited from the source), cannot have a final
   snapshot, and is deleted before its source (deletion tier 1 < the primary's 2).
 - Turning replication off for an existing replica is not a promotion path: the standalone shape sets `username`,
@@ -41,6 +45,7 @@ BACKUP_RETENTION_DAYS: Final = 7
 PERFORMANCE_INSIGHTS_RETENTION_DAYS: Final = 7  # the free tier; 731 or multiples of 31 cost extra
 BACKUP_WINDOW: Final = "03:00-04:00"
 MAINTENANCE_WINDOW: Final = "sun:04:30-sun:05:30"  # after the backup window, never overlapping it
+PASSWORD_SECRET_KEY: Final = "password"  # noqa: S105 - the key name in the Secret, not a password
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
@@ -97,6 +102,24 @@ def _key_arn(ctx: RenderContext, r: Region, needed_by: str) -> str | None:
     return ctx.observed_value("Key", names.kms_key(ctx, r), "arn", needed_by=("Instance", needed_by))
 
 
+def password_secret_name(ctx: RenderContext, r: Region) -> str:
+    """The Secret (in the CR's namespace) the provider writes the generated master password into."""
+    return f"{names.database(ctx, r)}-master-password"
+
+
+def has_replicas(ctx: RenderContext, r: Region) -> bool:
+    """Whether other regions replicate from this instance (only the primary, with crossRegionReplica on)."""
+    return r.primary and ctx.spec.database.cross_region_replica and bool(ctx.secondaries)
+
+
+def _credentials(ctx: RenderContext, r: Region) -> dict[str, Any]:
+    """RDS-managed password for a standalone instance; a provider-generated one for a replication source."""
+    if has_replicas(ctx, r):
+        return {"autoGeneratePassword": True,
+                "passwordSecretRef": {"name": password_secret_name(ctx, r), "key": PASSWORD_SECRET_KEY}}
+    return {"manageMasterUserPassword": True, "masterUserSecretKmsKeyIdRef": ref(names.kms_key(ctx, r))}
+
+
 def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
     """The primary (and, with replication off, each secondary): a writable Multi-AZ instance."""
     name = names.database(ctx, r)
@@ -110,8 +133,7 @@ def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
         "allocatedStorage": r.settings.db_allocated_storage_gib,
         "dbName": DB_NAME,
         "username": MASTER_USERNAME,
-        "manageMasterUserPassword": True,
-        "masterUserSecretKmsKeyIdRef": ref(names.kms_key(ctx, r)),
+        **_credentials(ctx, r),
         "multiAz": True,
         "backupRetentionPeriod": BACKUP_RETENTION_DAYS,
         "backupWindow": BACKUP_WINDOW,

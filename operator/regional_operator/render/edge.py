@@ -1,7 +1,9 @@
 """Builder: the internet edge of each region: ALB, target group, listeners and a WAF web ACL.
 
 The ALB sits in the three public subnets and forwards to an `ip` target group (Fargate tasks register by IP)
-on the container port. With `spec.edge.certificateArn` the ALB serves HTTPS 443 (TLS 1.2+/1.3 policy) and port
+on the container port. With a certificate for the region (`spec.regions[].certificateArn`, else
+`spec.edge.certificateArn`; ACM certificates are regional, so parse_spec refuses one of another region) the ALB
+serves HTTPS 443 (TLS 1.2+/1.3 policy) and port
 80 only redirects; without one it serves plain HTTP on 80 - acceptable for a test environment only, production
 must set a certificate. Access logs stay off: ALB log delivery needs an SSE-S3 bucket with an ELB-principal
 bucket policy, and every bucket here is KMS-encrypted; enable them with a dedicated bucket when needed.
@@ -62,6 +64,12 @@ def waf_rules(r: Region) -> list[dict[str, Any]]:
     return rules
 
 
+def forwarding_listener(ctx: RenderContext, r: Region) -> str:
+    """The listener that forwards to the target group (HTTPS with a certificate, else HTTP): the target group is
+    attached to the load balancer only once it exists."""
+    return ctx.names.regional("listener-https" if r.certificate_arn else "listener-http", r.name)
+
+
 def _forward(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     return [{"type": "forward", "targetGroupArnRef": ref(names.target_group(ctx, r))}]
 
@@ -71,7 +79,7 @@ def _listeners(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     name in both shapes, so adding a certificate later updates it in place."""
     lb = ref(names.alb(ctx, r))
     http_name = ctx.names.regional("listener-http", r.name)
-    cert = ctx.spec.edge.certificate_arn
+    cert = r.certificate_arn
     if cert is None:
         return [ctx.mr("elbv2/LBListener", http_name, region=r, component=COMPONENT, for_provider={
             "loadBalancerArnRef": lb, "port": 80, "protocol": "HTTP", "defaultAction": _forward(ctx, r),

@@ -30,7 +30,8 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
             "multiRegion": False,
             "policy": key_policy(ctx, r),
         }))
-        out.append(ctx.mr("kms/Alias", key, region=r, component=COMPONENT, external_name=names.kms_alias_name(ctx, r),
+        out.append(ctx.mr("kms/Alias", key, region=r, component=COMPONENT,
+                          external_name=names.kms_alias_external_name(ctx, r),
                           for_provider={"targetKeyIdRef": ref(key)}))
     return out
 
@@ -56,12 +57,14 @@ def key_policy(ctx: RenderContext, r: Region) -> str:
             "Condition": {"ArnLike": {
                 "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{r.name}:{account}:log-group:*"}},
         },
+        # AWS's documented statement for a service publishing to an encrypted topic, exactly: no condition
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+        # Who may publish is fenced by the topic policy (this deployment's alarms, by account and name).
         {
             "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
             "Effect": "Allow",
             "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
         },
     ])

@@ -53,3 +53,8 @@ class Observed:
         """`status.atProvider.<attribute>` of one MR, or None while the provider has not reported it."""
         res = self.resources.get((kind, name))
         return res.get(attribute) if res else None
+
+    def is_ready(self, kind: str, name: str) -> bool:
+        """Ready=True at the MR's current generation: AWS has the resource and the provider reports it usable."""
+        res = self.resources.get((kind, name))
+        return bool(res and res.ready)

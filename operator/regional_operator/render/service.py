@@ -8,7 +8,9 @@ and the ECS Service behind the ALB target group in the private subnets.
 Two fields take literal ARNs (no Ref in the provider). The task Role ARN (TaskDefinition.taskRoleArn) and the
 log group ARN (execution policy) are fully determined by account, region and our names, so they are built here.
 The Cloud Map service ARN (ECS Service.serviceRegistries.registryArn) carries an id AWS picks, so it comes from
-observed state and the ECS Service waits for it (ctx.pending) rather than render a half-filled object.
+observed state and the ECS Service waits for it (ctx.pending) rather than render a half-filled object. It also
+waits for the listener that forwards to its target group to be Ready (ECS refuses a target group not yet attached
+to a load balancer).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Final
 
 from . import names
 from .context import Region, RenderContext, compact_json, each_region, policy_json, ref
+from .edge import forwarding_listener
 
 COMPONENT: Final = "service"
 CONTAINER_NAME: Final = "payments-api"
@@ -180,7 +183,10 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     }))
 
     registry_arn = ctx.observed_value("Service", discovery, "arn", needed_by=("Service", ecs_service))
-    if registry_arn:
+    # CreateService with a load balancer refuses a target group no listener attaches to a load balancer yet
+    # ("The target group ... does not have an associated load balancer"), so the service waits for the listener.
+    listener_ready = ctx.observed_ready("LBListener", forwarding_listener(ctx, r), needed_by=("Service", ecs_service))
+    if registry_arn and listener_ready:
         out.append(_ecs_service(ctx, r, ecs_service, cluster=cluster, task_def=task_def, registry_arn=registry_arn))
     return out
 

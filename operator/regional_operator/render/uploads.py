@@ -20,7 +20,8 @@ Observed values: KMS key ARNs are unpredictable (the key id is random), and both
 `replicaKmsKeyId` need them as literals: `replicaKmsKeyIdRef` copies the key id, which S3 would resolve in the
 *source* region. Until every key's ARN is observed, neither the RolePolicy nor the replication configuration is
 rendered (each records a Pending). Bucket ARNs are deterministic (`arn:aws:s3:::<name>`). Versioning, which
-replication requires on both sides, is rendered in the same pass, so nothing else waits.
+S3 requires on both sides before it accepts a replication configuration, must also be Ready on every bucket: the
+configuration waits for it rather than start in a refusal loop.
 """
 
 from __future__ import annotations
@@ -71,10 +72,17 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
         for waiting in ctx.pending[before:]:
             ctx.pending.append(Pending("BucketReplicationConfiguration", source, waiting.waits_for))
         return out
-    out.append(ctx.mr("iam/RolePolicy", role, region=primary, component=COMPONENT, external_name=role, for_provider={
+    policy = ctx.mr("iam/RolePolicy", role, region=primary, component=COMPONENT, external_name=role, for_provider={
         "roleRef": ref(role),
         "policy": replication_policy(ctx, known),
-    }))
+    })
+    out.append(policy)
+    # S3 refuses a replication configuration unless versioning is enabled on the source and every destination
+    # (PutBucketReplication: InvalidRequest), so it waits for each bucket's BucketVersioning to be Ready.
+    versioned = [ctx.observed_ready("BucketVersioning", names.uploads_bucket(ctx, r),
+                                    needed_by=("BucketReplicationConfiguration", source)) for r in ctx.regions]
+    if not all(versioned):
+        return out
     out.append(ctx.mr("s3/BucketReplicationConfiguration", source, region=primary, component=COMPONENT, for_provider={
         "bucketRef": ref(source),
         "roleRef": ref(role),
