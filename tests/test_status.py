@@ -10,6 +10,7 @@ import yaml
 from regional_operator.defaults import load_defaults
 from regional_operator.reconcile.status import assess, conditions_for, outputs_for
 from regional_operator.render import RenderResult, render
+from regional_operator.render.observed import Observed
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "two-region.yaml"
 
@@ -87,7 +88,12 @@ def test_a_deployment_with_nothing_pending_and_every_mr_ready_is_ready_with_its_
 
 
 def test_outputs_are_read_from_the_sources_the_render_result_names() -> None:
-    result = rendered()
+    # The main queue renders once its DLQ is Ready (SQS refuses a redrive policy to a queue that does not exist).
+    first = rendered()
+    dlqs = [live_ready(m, url=f"dlq-{m['metadata']['name']}") for m in first.resources
+            if m["kind"] == "Queue" and "dlq" in m["metadata"]["name"]]
+    cr = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    result = render(cr, load_defaults(), Observed.from_objects(dlqs))
     live = {}
     for source in result.outputs:
         mr = next(m for m in result.resources if key(m) == (source.kind, source.name))

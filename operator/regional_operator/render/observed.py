@@ -1,6 +1,6 @@
 """What the provider has reported about our MRs: the renderer's only input that is not the spec.
 
-The operator builds it from the live MRs (status.atProvider); the CLI from a file holding the same
+The operator builds it from the live MRs (status.atProvider, conditions); the CLI from a file holding the same
 objects (`kubectl get ... -o yaml`). Values that exist only after AWS creates something (a peering connection id,
 an ALB ARN, a source DB ARN, a queue ARN) are read from here; when one is missing the dependent MR is not
 rendered and the result records what it waits for.
@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..readiness import readiness
+
 # Every status.atProvider attribute the renderer or the status outputs read. The operator keeps only these of
 # each live MR (memory: the provider mirrors most of the spec into atProvider); observed_value() refuses others.
 OBSERVED_ATTRIBUTES: frozenset[str] = frozenset({"id", "arn", "arnSuffix", "dnsName", "address", "url"})
@@ -19,12 +21,14 @@ OBSERVED_ATTRIBUTES: frozenset[str] = frozenset({"id", "arn", "arnSuffix", "dnsN
 
 @dataclass(frozen=True)
 class ObservedResource:
-    """The reported values of one MR. Whether it is ready is not the renderer's question: status judges that
-    (regional_operator.readiness), and what renders never depends on it, only on values being reported."""
+    """The reported values of one MR, and whether it is ready by the one readiness rule
+    (regional_operator.readiness). Dependents that AWS refuses until what they need is usable (bucket replication
+    before versioning, an ECS service before its listener, a redrive policy before the DLQ) are gated on it."""
 
     kind: str
     name: str
     at_provider: Mapping[str, Any]
+    ready: bool = False
 
     def get(self, attribute: str) -> str | None:
         value = self.at_provider.get(attribute)
@@ -45,7 +49,8 @@ class Observed:
             meta = obj.get("metadata") or {}
             status = obj.get("status") or {}
             res = ObservedResource(kind=str(obj.get("kind")), name=str(meta.get("name")),
-                                   at_provider=status.get("atProvider") or {})
+                                   at_provider=status.get("atProvider") or {},
+                                   ready=readiness(obj)[0] if meta else False)
             found[(res.kind, res.name)] = res
         return cls(found)
 
