@@ -382,7 +382,8 @@ def ten_regions() -> dict[str, Any]:
     return {"apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
             "metadata": {"name": "ten-regions", "namespace": "payments"},
             "spec": {"environment": "prod", "environmentSuffix": "prod", "awsAccountId": "123456789012",
-                     "costCenter": "cc-payments-001", "regions": regions}}
+                     "costCenter": "cc-payments-001", "regions": regions,
+                     "edge": {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/ten-regions"}}}
 
 
 def test_ten_regions_render() -> None:

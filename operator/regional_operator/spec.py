@@ -15,6 +15,12 @@ from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
 from .errors import SpecValidationError
 from .naming import REGION_PATTERN
 
+# Environments treated as production: they must serve HTTPS (spec.edge.certificateArn) and keep logs a year.
+# The CRD's CEL rule on spec.edge names the same list.
+PRODUCTION_ENVIRONMENTS: tuple[str, ...] = ("prod", "production")
+PRODUCTION_NEEDS_CERTIFICATE = ("is required when spec.environment is prod or production: the payments ALB must "
+                                "serve HTTPS (PCI DSS 4.2.1)")
+
 
 class _Model(BaseModel):
     # strict: no "8080" -> 8080 or "yes" -> True coercion, so a file the CLI renders is one the CRD admits.
@@ -121,6 +127,10 @@ class RegionalDeploymentSpec(_Model):
         return [r for r in self.regions if not r.primary]
 
     @property
+    def is_production(self) -> bool:
+        return self.environment in PRODUCTION_ENVIRONMENTS
+
+    @property
     def active_payments_region(self) -> str:
         return self.payments.active_region or self.primary.name
 
@@ -178,3 +188,10 @@ def _check_regions(spec: RegionalDeploymentSpec) -> None:
                 )
     if spec.payments.active_region is not None and spec.payments.active_region not in seen:
         raise SpecValidationError("spec.payments.activeRegion", "must name one of spec.regions[].name")
+
+
+def check_production(spec: RegionalDeploymentSpec) -> None:
+    """Production serves HTTPS only (the CRD's CEL rule on spec, for the offline CLI). Checked after every
+    per-field rule, so a spec with a malformed field is refused for that field first."""
+    if spec.is_production and spec.edge.certificate_arn is None:
+        raise SpecValidationError("spec.edge.certificateArn", PRODUCTION_NEEDS_CERTIFICATE)

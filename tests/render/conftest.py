@@ -17,6 +17,7 @@ from regional_operator.render.observed import Observed
 from regional_operator.spec import parse_spec
 
 ACCOUNT_ID = "123456789012"
+PROD_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 REGION_US_EAST_1 = {"name": "us-east-1", "primary": True, "vpcCidr": "10.10.0.0/16"}
 REGION_US_EAST_2 = {"name": "us-east-2", "vpcCidr": "10.20.0.0/16"}
 REGION_US_WEST_2 = {"name": "us-west-2", "vpcCidr": "10.30.0.0/16"}
@@ -31,6 +32,8 @@ TWO_REGION_CR: dict[str, Any] = {
         "costCenter": "cc-1234",
         "awsAccountId": ACCOUNT_ID,
         "regions": [REGION_US_EAST_1, REGION_US_EAST_2],
+        # production needs a certificate (CEL and parse_spec): the fixtures render the secure shape
+        "edge": {"certificateArn": PROD_CERTIFICATE_ARN},
     },
 }
 

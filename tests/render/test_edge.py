@@ -6,8 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from regional_operator.aws_facts import WAF_MANAGED_RULE_GROUPS
-from regional_operator.render import names
+import pytest
+from regional_operator.aws_facts import (
+    ALB_TLS_POLICY,
+    ALB_TLS_POLICY_CIPHERS,
+    ALB_TLS_POLICY_PROTOCOLS,
+    WAF_MANAGED_RULE_GROUPS,
+)
+from regional_operator.errors import SpecValidationError
+from regional_operator.render import edge, logging, names
+from regional_operator.spec import PRODUCTION_ENVIRONMENTS
 
 from tests.crdschema import validate_mr
 
@@ -56,17 +64,48 @@ def listeners(result: Any) -> dict[str, dict[str, Any]]:
     return {m["metadata"]["name"]: m["spec"]["forProvider"] for m in result.resources if m["kind"] == "LBListener"}
 
 
-def test_without_certificate_a_single_http_listener_forwards(two_region_cr, render_cr, context_for):
-    ctx = context_for(two_region_cr)
-    found = listeners(render_cr(two_region_cr))
+def test_without_certificate_http_refuses_and_nothing_is_forwarded(make_cr, render_cr, context_for):
+    """Outside production a deployment may go without a certificate; plain HTTP still never reaches the service:
+    the only listener answers a fixed 403 (issue 13: both examples used to forward plain HTTP)."""
+    cr = make_cr(2, environment="staging", edge={})
+    ctx = context_for(cr)
+    found = listeners(render_cr(cr))
     assert len(found) == len(ctx.regions)
     for r in ctx.regions:
         http = found[ctx.names.regional("listener-http", r.name)]
         assert (http["port"], http["protocol"]) == (80, "HTTP")
         assert http["loadBalancerArnRef"] == {"name": names.alb(ctx, r)}
-        assert http["defaultAction"] == [{"type": "forward",
-                                          "targetGroupArnRef": {"name": names.target_group(ctx, r)}}]
-    assert not any(fp["protocol"] == "HTTPS" for fp in found.values())
+        assert http["defaultAction"] == [{"type": "fixed-response", "fixedResponse": {
+            "contentType": "text/plain", "messageBody": "HTTPS required", "statusCode": "403"}}]
+    assert not any(a["type"] == "forward" for fp in found.values() for a in fp["defaultAction"])
+
+
+def test_production_without_certificate_is_refused_naming_the_field(make_cr, render_cr):
+    for environment in PRODUCTION_ENVIRONMENTS:
+        with pytest.raises(SpecValidationError) as refused:
+            render_cr(make_cr(2, environment=environment, edge={}))
+        assert refused.value.field == "spec.edge.certificateArn"
+        assert "required" in refused.value.rule
+
+
+def test_tls_policy_is_tls12_plus_with_forward_secret_aead_suites_only(make_cr, render_cr, context_for):
+    """The policy the comment claims: TLS 1.2/1.3 only, and every TLS 1.2 suite ECDHE + GCM (AWS's table)."""
+    assert edge.TLS_POLICY == ALB_TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"
+    assert set(ALB_TLS_POLICY_PROTOCOLS) == {"TLSv1.2", "TLSv1.3"}
+    for cipher in ALB_TLS_POLICY_CIPHERS:
+        assert cipher.startswith("TLS_") or (cipher.startswith("ECDHE-") and "-GCM-" in cipher), cipher
+    cr = make_cr(2, edge={"certificateArn": CERT})
+    https = [fp for fp in listeners(render_cr(cr)).values() if fp["protocol"] == "HTTPS"]
+    assert https and all(fp["sslPolicy"] == ALB_TLS_POLICY for fp in https)
+
+
+def test_alb_access_logs_go_to_the_regions_log_bucket(two_region_cr, render_cr, context_for):
+    ctx = context_for(two_region_cr)
+    result = render_cr(two_region_cr)
+    for r in ctx.regions:
+        fp = find(result, "LB", names.alb(ctx, r))["spec"]["forProvider"]
+        assert fp["accessLogs"] == {"bucketRef": {"name": logging.alb_logs_bucket(ctx, r)}, "enabled": True,
+                                    "prefix": logging.ALB_LOGS_PREFIX}
 
 
 def test_with_certificate_https_forwards_and_http_redirects(make_cr, render_cr, context_for):

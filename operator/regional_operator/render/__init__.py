@@ -13,8 +13,8 @@ from typing import Any
 from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults
 from ..errors import SpecValidationError
-from ..spec import parse_spec
-from . import database, edge, keys, links, monitoring, network, payments, service, sessions, uploads
+from ..spec import check_production, parse_spec
+from . import database, edge, endpoints, keys, links, logging, monitoring, network, payments, service, sessions, uploads
 from .context import MAX_CR_NAME, Pending, RenderContext
 from .observed import Observed
 
@@ -23,7 +23,7 @@ Builder = Callable[[RenderContext], list[dict[str, Any]]]
 # Order matters only for readability of the output (foundations first); the operator applies all at once.
 BUILDERS: tuple[Builder, ...] = (
     network.build, keys.build, links.build, database.build, sessions.build, uploads.build, payments.build,
-    service.build, edge.build, monitoring.build,
+    service.build, edge.build, monitoring.build, logging.build, endpoints.build,
 )
 
 
@@ -52,6 +52,7 @@ def render(cr: Mapping[str, Any], defaults: RegionDefaults, observed: Observed |
     spec = parse_spec(cr.get("spec"))
     ctx = RenderContext(spec, defaults, namespace=str(meta.get("namespace") or "default"),
                         name=str(meta.get("name") or ""), observed=observed or Observed(), artifact=artifact)
+    check_production(spec)
     resources: list[dict[str, Any]] = []
     for build in BUILDERS:
         resources.extend(build(ctx))

@@ -17,7 +17,7 @@ import re
 from typing import Any, Final
 
 from . import names
-from .context import Region, RenderContext, compact_json, each_region, policy_json, ref
+from .context import Region, RenderContext, compact_json, each_region, partition, policy_json, ref
 
 COMPONENT: Final = "service"
 CONTAINER_NAME: Final = "payments-api"
@@ -35,7 +35,13 @@ _PRIVATE_ECR: Final = re.compile(
 
 def _arn(ctx: RenderContext, service: str, region: str, resource: str) -> str:
     """An ARN fully determined by our names (no id chosen by AWS), so nothing needs to be observed."""
-    return f"arn:aws:{service}:{region}:{ctx.spec.aws_account_id}:{resource}"
+    return f"arn:{partition(region)}:{service}:{region}:{ctx.spec.aws_account_id}:{resource}"
+
+
+def private_ecr_image_region(ctx: RenderContext) -> str | None:
+    """The region of the service image's private ECR repository, or None for any other registry."""
+    match = _PRIVATE_ECR.match(ctx.spec.service.image)
+    return match["region"] if match else None
 
 
 def _trust_ecs_tasks(ctx: RenderContext, r: Region, *, confused_deputy_guard: bool) -> str:
@@ -84,7 +90,8 @@ def _execution_policy(ctx: RenderContext, log_group_arn: str) -> str:
                 "Sid": "PullServiceImage",
                 "Effect": "Allow",
                 "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Resource": f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}",
+                "Resource": (f"arn:{partition(match['region'])}:ecr:{match['region']}:{match['account']}:"
+                             f"repository/{match['repo']}"),
             },
         ]
     return policy_json(statements)
@@ -132,7 +139,7 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     }))
     out.append(ctx.mr("cloudwatchlogs/Group", log_group, region=r, component=COMPONENT,
                       external_name=log_group_name(ctx, r), for_provider={
-                          "retentionInDays": r.settings.log_retention_days,
+                          "retentionInDays": ctx.log_retention_days(r),
                           "kmsKeyIdRef": ref(names.kms_key(ctx, r)),
                       }))
     for role, purpose, guard in ((exec_role, "ECS agent: pull the image and write logs", False),
@@ -155,7 +162,7 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
         "executionRoleArnRef": ref(exec_role),
         # no Ref field for the task role; an IAM role ARN is arn:aws:iam::<account>:role/<name>
-        "taskRoleArn": f"arn:aws:iam::{ctx.spec.aws_account_id}:role/{task_role}",
+        "taskRoleArn": ctx.arn("iam", r, f"role/{task_role}", regional=False),
         "containerDefinitions": _container_definitions(ctx, r),
         "volume": [{"name": "scratch"}],
     }))
