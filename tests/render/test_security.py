@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 from regional_operator.aws_facts import ELB_LOG_DELIVERY_ACCOUNTS
-from regional_operator.defaults import RegionDefaults
+from regional_operator.defaults import RegionDefaults, parse_defaults
+from regional_operator.errors import SpecValidationError
 from regional_operator.render import database, endpoints, keys, logging, names, payments, render, uploads
 from regional_operator.render.context import (
     EXTERNAL_NAME,
@@ -25,7 +26,7 @@ from regional_operator.render.context import (
 )
 from regional_operator.render.kinds import BY_API_KIND
 from regional_operator.render.observed import Observed
-from regional_operator.spec import parse_spec
+from regional_operator.spec import PRODUCTION_ENVIRONMENTS, parse_spec
 
 from tests.render.conftest import ACCOUNT_ID
 from tests.render.test_golden import FAKE_ARTIFACT
@@ -586,3 +587,26 @@ def test_arns_carry_the_partition_of_their_region(defaults: RegionDefaults,
     arns = [s for mr in result.resources for s in _strings(fp(mr)) if s.startswith("arn:")]
     assert len(arns) > 50
     assert [a for a in arns if not a.startswith("arn:aws-us-gov:")] == []
+
+
+def test_cel_and_the_model_agree_on_what_production_is() -> None:
+    """The CRD's CEL rule on spec names the same environments as spec.PRODUCTION_ENVIRONMENTS."""
+    crd = yaml.safe_load((EXAMPLES.parent / "crds" / "platform.regional.io_regionaldeployments.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    (rule,) = [v for v in spec["x-kubernetes-validations"] if v.get("fieldPath") == ".edge.certificateArn"]
+    assert f"self.environment in {list(PRODUCTION_ENVIRONMENTS)}" in rule["rule"].replace('"', "'")
+
+
+@pytest.mark.parametrize(("key", "days", "words"), [
+    ("productionLogRetentionDays", 180, "at least 365"),
+    ("productionLogRetentionDays", 366, "not a CloudWatch Logs retention period"),
+    ("logRetentionDays", 45, "not a CloudWatch Logs retention period"),
+])
+def test_region_defaults_refuse_retention_under_a_year_in_production(key: str, days: int, words: str) -> None:
+    text = (EXAMPLES.parent / "operator" / "regional_operator" / "data" / "region-defaults.yaml").read_text()
+    doc = yaml.safe_load(text)
+    doc["common"][key] = days
+    cr = yaml.safe_load((EXAMPLES / "two-region.yaml").read_text(encoding="utf-8"))
+    with pytest.raises(SpecValidationError) as refused:
+        render(cr, parse_defaults(yaml.safe_dump(doc)))
+    assert refused.value.field == f"spec.regions[0].{key}" and words in refused.value.rule

@@ -27,7 +27,8 @@ PROVIDER_ASSIGNED: Final = frozenset({
     "ec2/SecurityGroupIngressRule", "ec2/SecurityGroupEgressRule", "ec2/VPCPeeringConnection",
     "ec2/VPCPeeringConnectionAccepter", "kms/Key", "rds/Instance", "lambda/EventSourceMapping",
     "servicediscovery/PrivateDNSNamespace", "servicediscovery/Service", "elbv2/LB", "elbv2/LBTargetGroup",
-    "elbv2/LBListener", "wafv2/WebACL", "sns/Topic",
+    "elbv2/LBListener", "wafv2/WebACL", "sns/Topic", "ec2/VPCEndpoint", "ec2/VPCEndpointRouteTableAssociation",
+    "ec2/FlowLog", "wafv2/WebACLLoggingConfiguration",
 })
 
 # Region name word -> the letters AWS uses in AZ ids (use1-az1, apse2-az3, ...).
@@ -143,6 +144,10 @@ _IDENTITY: Final[dict[str, Callable[[Subject], str]]] = {
     "elbv2/LBListener": _elb_arn,
     "wafv2/WebACL": lambda s: s.uuid(),
     "sns/Topic": lambda s: s.arn(s.aws_name),
+    "ec2/VPCEndpoint": _ec2_id("vpce"),
+    "ec2/VPCEndpointRouteTableAssociation": lambda s: f"{s.string('vpcEndpointId')}/{s.string('routeTableId')}",
+    "ec2/FlowLog": _ec2_id("fl"),
+    "wafv2/WebACLLoggingConfiguration": lambda s: s.string("resourceArn") or s.name,
 }
 
 
@@ -363,6 +368,12 @@ _AT_PROVIDER: Final[dict[str, Callable[[Subject, str], dict[str, Any]]]] = {
     "sns/Topic": lambda s, ident: {"id": ident, "arn": ident, "owner": s.account},
     "sns/TopicPolicy": _topic_policy,
     "cloudwatch/MetricAlarm": lambda s, ident: {"id": ident, "arn": s.arn(f"alarm:{ident}")},
+    "ec2/VPCEndpoint": lambda s, ident: {**_ec2_arn("vpc-endpoint")(s, ident), "prefixListId": f"pl-{s.hex(8)}",
+                                         "state": "available"},
+    "ec2/VPCEndpointRouteTableAssociation": lambda s, ident: {"id": ident},
+    "ec2/FlowLog": lambda s, ident: {"id": ident, "arn": s.arn(f"vpc-flow-log/{ident}")},
+    "rds/ParameterGroup": lambda s, ident: {"id": ident, "arn": s.arn(f"pg:{ident}")},
+    "wafv2/WebACLLoggingConfiguration": lambda s, ident: {"id": ident},
 }
 
 
