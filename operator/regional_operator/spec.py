@@ -19,6 +19,11 @@ from .naming import REGION_PATTERN
 
 MAX_CR_NAME: Final = 40  # label values (63) and MR names stay within limits; the CRD refuses longer too
 CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:"
+# Environments treated as production: they must serve HTTPS (spec.edge.certificateArn) and keep logs a year.
+# The CRD's CEL rule on spec.edge names the same list.
+PRODUCTION_ENVIRONMENTS: tuple[str, ...] = ("prod", "production")
+PRODUCTION_NEEDS_CERTIFICATE = ("is required when spec.environment is prod or production: the payments ALB must "
+                                "serve HTTPS (PCI DSS 4.2.1)")
 
 
 class _Model(BaseModel):
@@ -140,6 +145,10 @@ class RegionalDeploymentSpec(_Model):
         return [r for r in self.regions if not r.primary]
 
     @property
+    def is_production(self) -> bool:
+        return self.environment in PRODUCTION_ENVIRONMENTS
+
+    @property
     def active_payments_region(self) -> str:
         return self.payments.active_region or self.primary.name
 
@@ -239,3 +248,16 @@ def _check_certificate_region(spec: RegionalDeploymentSpec, index: int, region: 
         field, f"certificate {arn} is in region {certificate_region(arn) or '(none)'}, but is used in {region.name}: "
                f"ACM certificates are regional, give spec.regions[{index}].certificateArn a certificate of "
                f"{region.name}")
+
+
+def check_production(spec: RegionalDeploymentSpec) -> None:
+    """Production serves HTTPS only in every region (the CRD's CEL rule on spec, for the offline CLI). Checked
+    after every per-field rule, so a spec with a malformed field is refused for that field first."""
+    if not spec.is_production or spec.edge.certificate_arn is not None:
+        return
+    missing = [index for index, region in enumerate(spec.regions) if region.certificate_arn is None]
+    if len(missing) == len(spec.regions):  # no certificate anywhere
+        raise SpecValidationError("spec.edge.certificateArn", PRODUCTION_NEEDS_CERTIFICATE)
+    if missing:
+        raise SpecValidationError(f"spec.regions[{missing[0]}].certificateArn",
+                                  "(or spec.edge.certificateArn) " + PRODUCTION_NEEDS_CERTIFICATE)

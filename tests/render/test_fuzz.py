@@ -22,15 +22,17 @@ from regional_operator.defaults import THRESHOLD_KEYS, RegionDefaults, load_defa
 from regional_operator.errors import SpecValidationError
 from regional_operator.render import RenderResult, render
 from regional_operator.render.observed import Observed
+from regional_operator.spec import PRODUCTION_ENVIRONMENTS
 
 from tests.crdschema import validate_mr
-from tests.render.conftest import ACCOUNT_ID, plausible_status, status_object
+from tests.render.conftest import ACCOUNT_ID, PROD_CERTIFICATE_ARN, plausible_status, status_object
 from tests.render.test_golden import FAKE_ARTIFACT
 
 DEFAULTS: RegionDefaults = load_defaults()
 KNOWN_REGIONS = sorted(DEFAULTS.regions)  # zones and endpoints come from the defaults file
 LOWER = "abcdefghijklmnopqrstuvwxyz"
 ALNUM = LOWER + "0123456789"
+VALID_CERTIFICATE_ARN = PROD_CERTIFICATE_ARN
 
 # --- leaves ----------------------------------------------------------------------------------------------------------
 
@@ -249,6 +251,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     for key, strategy in optional.items():
         if draw(st.booleans()):
             spec[key] = draw(strategy)
+    if spec["environment"] in PRODUCTION_ENVIRONMENTS:  # production without a certificate is invalid input
+        spec["edge"] = {"certificateArn": certificate_of(names[primary])}
     if "edge" in spec:  # the edge certificate serves the primary; every other region needs its own
         for region in regions:
             if not region.get("primary"):
@@ -405,7 +409,7 @@ def test_render_returns_valid_mrs_or_refuses_naming_a_field(spec: Any, name: str
 def test_an_infinite_threshold_is_refused() -> None:
     cr = {"apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
           "metadata": {"name": "payments", "namespace": "payments"},
-          "spec": {"environment": "prod", "environmentSuffix": "prod", "awsAccountId": ACCOUNT_ID, "costCenter": "c",
+          "spec": {"environment": "dev", "environmentSuffix": "prod", "awsAccountId": ACCOUNT_ID, "costCenter": "c",
                    "regions": [{"name": "us-east-1", "primary": True, "vpcCidr": "10.10.0.0/16",
                                 "alarmThresholds": {"lambdaErrors": float("inf")}},
                                {"name": "us-east-2", "vpcCidr": "10.20.0.0/16"}]}}

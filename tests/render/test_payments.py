@@ -107,7 +107,8 @@ def test_each_region_has_a_hardened_artifacts_bucket(rendered: Renderer) -> None
                                             "restrictPublicBuckets"))
         policy = json.loads(fp(one(result, "BucketPolicy", bucket))["policy"])
         assert {s["Sid"] for s in policy["Statement"]} == {
-            "DenyInsecureTransport", "DenyNonKmsEncryption", "DenyMissingEncryptionHeader"}
+            "DenyInsecureTransport", "DenyNonKmsEncryption", "DenyMissingEncryptionHeader", "DenyOtherKmsKey",
+            "KeepAclsDisabled"}
         assert all(s["Effect"] == "Deny" for s in policy["Statement"])
 
 
@@ -305,8 +306,11 @@ def test_lambda_role_policy_grants_exactly_its_own_resources(rendered: Renderer)
             f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{names.kms_key(ctx, r)}": {"kms:Decrypt", "kms:GenerateDataKey"},
             f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{function}:*": {
                 "logs:CreateLogStream", "logs:PutLogEvents"},
-            # ENIs for the VPC, and X-Ray for active tracing (the default): neither has resource-level permissions
-            "*": set(payments.VPC_ENI_ACTIONS) | set(payments.XRAY_ACTIONS),
+            # ENIs for the VPC (describe only: the rest is scoped), and X-Ray for active tracing (the default):
+            # neither has resource-level permissions
+            "*": {"ec2:DescribeNetworkInterfaces"} | set(payments.XRAY_ACTIONS),
+            **{f"arn:aws:ec2:{region}:{ACCOUNT_ID}:{kind}/*": set(payments.VPC_ENI_MANAGE_ACTIONS)
+               for kind in ("network-interface", "security-group", "subnet")},
         }
         # the ledger calls the handler makes (TransactWriteItems Put + Update, GetItem) are covered
         assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"} <= grants[
@@ -406,3 +410,25 @@ def test_main_queue_waits_for_the_dlq_and_the_mapping_for_the_queue(defaults: Re
          "status": {"conditions": [{"type": "Ready", "status": "False"}]}} for r in ctx.regions)
     assert not [m for m in render(cr, defaults, not_ready, artifact).resources
                 if m["kind"] == "Queue" and m["metadata"]["name"] not in queue_names]
+def test_lambda_key_use_is_narrowed_to_its_services_and_own_data(rendered: Renderer) -> None:
+    """Every KMS grant of the Lambda role names the service it goes through (kms:ViaService, in the key's region)
+    and the encryption context of the function's own queues, ledger table or environment (issue 13)."""
+    result, ctx = rendered(2)
+    for r in ctx.regions:
+        statements = json.loads(fp(one(result, "RolePolicy", ctx.names.named("lambda-role", r.name)))["policy"])
+        kms = [s for s in statements["Statement"] if any(a.startswith("kms:") for a in _as_set(s["Action"]))]
+        contexts = {}
+        for s in kms:
+            equals = s["Condition"]["StringEquals"]
+            service = equals.pop("kms:ViaService")
+            assert service.endswith(f".{r.name}.amazonaws.com")
+            ((key, value),) = equals.items()
+            contexts[service.split(".")[0]] = (key, value)
+        queue_arn = f"arn:aws:sqs:{r.name}:{ACCOUNT_ID}"
+        assert contexts == {
+            "sqs": ("kms:EncryptionContext:aws:sqs:arn", sorted([f"{queue_arn}:{names.queue(ctx, r)}",
+                                                                 f"{queue_arn}:{names.dead_letter_queue(ctx, r)}"])),
+            "dynamodb": ("kms:EncryptionContext:aws:dynamodb:tableName", names.ledger_table(ctx)),
+            "lambda": ("kms:EncryptionContext:aws:lambda:FunctionArn",
+                       f"arn:aws:lambda:{r.name}:{ACCOUNT_ID}:function:{names.lambda_function(ctx, r)}"),
+        }

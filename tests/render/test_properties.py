@@ -19,7 +19,7 @@ from regional_operator.render.context import EXTERNAL_NAME, RenderContext
 from regional_operator.render.observed import Observed
 from regional_operator.spec import MAX_CR_NAME, parse_spec
 
-from tests.render.conftest import ACCOUNT_ID, plausible_status, status_object
+from tests.render.conftest import ACCOUNT_ID, certificate_of, plausible_status, status_object
 from tests.render.test_golden import FAKE_ARTIFACT
 
 DEFAULTS: RegionDefaults = load_defaults()
@@ -84,7 +84,8 @@ def make_cr(regions: list[dict[str, Any]], *, suffix: str = "prod", name: str = 
         "apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"environment": "prod", "environmentSuffix": suffix, "costCenter": "cc-1234",
-                 "awsAccountId": ACCOUNT_ID, "regions": regions, **spec},
+                 "awsAccountId": ACCOUNT_ID,
+                 "regions": [{"certificateArn": certificate_of(r["name"]), **r} for r in regions], **spec},
     }
 
 

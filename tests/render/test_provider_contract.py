@@ -54,6 +54,16 @@ ARN, ID, KEY_ID, NAME, URL = "arn", "id", "key-id", "name", "url"
 FIELD_FORMATS: Final[dict[tuple[str, str], frozenset[str]]] = {
     # EC2 (API reference: every *Id parameter is the resource id)
     ("ec2/Subnet", "vpcId"): frozenset({ID}),
+    # issue 13 auditor controls: flow logs, gateway endpoints, access logs, TLS parameter group, WAF logging
+    ("ec2/FlowLog", "vpcId"): frozenset({ID}),
+    ("ec2/FlowLog", "iamRoleArn"): frozenset({ARN}),  # CreateFlowLogs DeliverLogsPermissionArn
+    ("ec2/FlowLog", "logDestination"): frozenset({ARN}),  # CreateFlowLogs LogDestination: the log group ARN
+    ("ec2/VPCEndpoint", "vpcId"): frozenset({ID}),
+    ("ec2/VPCEndpointRouteTableAssociation", "vpcEndpointId"): frozenset({ID}),
+    ("ec2/VPCEndpointRouteTableAssociation", "routeTableId"): frozenset({ID}),
+    ("elbv2/LB", "accessLogs.bucket"): frozenset({NAME}),  # access_logs.s3.bucket attribute: the bucket name
+    ("rds/Instance", "parameterGroupName"): frozenset({NAME}),  # CreateDBInstance DBParameterGroupName
+    ("wafv2/WebACLLoggingConfiguration", "resourceArn"): frozenset({ARN}),  # PutLoggingConfiguration ResourceArn
     ("ec2/InternetGateway", "vpcId"): frozenset({ID}),
     ("ec2/RouteTable", "vpcId"): frozenset({ID}),
     ("ec2/SecurityGroup", "vpcId"): frozenset({ID}),
@@ -165,7 +175,7 @@ BOTOCORE_SHAPES: Final[dict[tuple[str, str], tuple[str, str, str]]] = {
 TERRAFORM_ID_FORMATS: Final[dict[str, str]] = {
     "iam/Role": NAME, "s3/Bucket": NAME, "sqs/Queue": URL, "ec2/EIP": ID, "ec2/NetworkACL": ID,
     "servicediscovery/PrivateDNSNamespace": ID, "ec2/VPCPeeringConnection": ID, "ec2/InternetGateway": ID,
-    "sns/Topic": ARN, "ecs/Cluster": ARN,
+    "sns/Topic": ARN, "ecs/Cluster": ARN, "ec2/RouteTable": ID, "ec2/VPCEndpoint": ID,
 }
 
 UUID: Final = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -261,7 +271,8 @@ def _test_spec(**changes: Any) -> dict[str, Any]:
 CERT = "arn:aws:acm:{}:123456789012:certificate/0b7c1a5e-0000-4000-8000-000000000000"
 TEST_SPECS: Final[dict[str, dict[str, Any]]] = {
     "two-region (conftest)": _test_spec(),
-    "three regions, Retain": _test_spec(regions=[
+    # a test environment: no certificate (HTTP refused with a fixed response, nothing forwarded)
+    "three regions, Retain, no certificate": _test_spec(environment="staging", regions=[
         {"name": "us-east-1", "primary": True, "vpcCidr": "10.10.0.0/16"},
         {"name": "us-east-2", "vpcCidr": "10.20.0.0/16"}, {"name": "us-west-2", "vpcCidr": "10.30.0.0/16"}],
         lifecycle="Retain"),

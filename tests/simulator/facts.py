@@ -33,7 +33,8 @@ PROVIDER_ASSIGNED: Final = frozenset({
     "elbv2/LBListener", "wafv2/WebACL", "sqs/Queue", "sqs/QueuePolicy", "ecs/TaskDefinition",
     "s3/BucketVersioning", "s3/BucketServerSideEncryptionConfiguration", "s3/BucketLifecycleConfiguration",
     "s3/BucketPublicAccessBlock", "s3/BucketPolicy", "s3/BucketReplicationConfiguration", "s3/Object",
-    "sns/TopicPolicy", "wafv2/WebACLAssociation",
+    "sns/TopicPolicy", "wafv2/WebACLAssociation", "ec2/VPCEndpoint", "ec2/VPCEndpointRouteTableAssociation",
+    "ec2/FlowLog", "wafv2/WebACLLoggingConfiguration",
 })
 
 # Region name word -> the letters AWS uses in AZ ids (use1-az1, apse2-az3, ...).
@@ -171,6 +172,10 @@ _IDENTITY: Final[dict[str, Callable[[Subject], str]]] = {
     "s3/Object": lambda s: f"{_bucket_of(s)}/{s.string('key') or s.name}",
     "sns/TopicPolicy": lambda s: s.string("arn") or s.arn(s.name, service="sns"),
     "wafv2/WebACLAssociation": lambda s: f"{s.string('webAclArn') or ''},{s.string('resourceArn') or ''}",
+    "ec2/VPCEndpoint": _ec2_id("vpce"),
+    "ec2/VPCEndpointRouteTableAssociation": lambda s: f"{s.string('vpcEndpointId')}/{s.string('routeTableId')}",
+    "ec2/FlowLog": _ec2_id("fl"),
+    "wafv2/WebACLLoggingConfiguration": lambda s: s.string("resourceArn") or s.name,
 }
 
 
@@ -413,6 +418,12 @@ _AT_PROVIDER: Final[dict[str, Callable[[Subject, str], dict[str, Any]]]] = {
     "sns/Topic": _topic,
     "sns/TopicPolicy": _topic_policy,
     "cloudwatch/MetricAlarm": lambda s, ident: {"id": ident, "arn": s.arn(f"alarm:{ident}")},
+    "ec2/VPCEndpoint": lambda s, ident: {**_ec2_arn("vpc-endpoint")(s, ident), "prefixListId": f"pl-{s.hex(8)}",
+                                         "state": "available"},
+    "ec2/VPCEndpointRouteTableAssociation": lambda s, ident: {"id": ident},
+    "ec2/FlowLog": lambda s, ident: {"id": ident, "arn": s.arn(f"vpc-flow-log/{ident}")},
+    "rds/ParameterGroup": lambda s, ident: {"id": ident, "arn": s.arn(f"pg:{ident}")},
+    "wafv2/WebACLLoggingConfiguration": lambda s, ident: {"id": ident},
 }
 
 

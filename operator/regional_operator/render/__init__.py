@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults
-from ..spec import Deployment, parse_deployment
-from . import database, edge, keys, links, monitoring, network, payments, service, sessions, uploads
+from ..spec import Deployment, check_production, parse_deployment
+from . import database, edge, endpoints, keys, links, logging, monitoring, network, payments, service, sessions, uploads
 from .context import LABEL_REGION, Pending, RenderContext
 from .observed import Observed
 from .outputs import OutputSource, output_sources
@@ -37,7 +37,7 @@ class BuilderModule(Protocol):
 
 # Order matters only for readability of the output (foundations first); the operator applies all at once.
 BUILDERS: tuple[BuilderModule, ...] = (
-    network, keys, links, database, sessions, uploads, payments, service, edge, monitoring,
+    network, keys, links, database, sessions, uploads, payments, service, edge, monitoring, logging, endpoints,
 )
 
 
@@ -79,6 +79,7 @@ def render(deployment: Deployment | Mapping[str, Any], defaults: RegionDefaults,
         deployment = parse_deployment(deployment)
     ctx = RenderContext(deployment.spec, defaults, namespace=deployment.namespace, name=deployment.name,
                         observed=observed or Observed(), artifact=artifact)
+    check_production(deployment.spec)
     resources: list[dict[str, Any]] = []
     pending: list[Pending] = []
     for builder in BUILDERS:

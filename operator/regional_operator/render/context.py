@@ -50,6 +50,10 @@ class Region:
     def index(self) -> int:
         return self.settings.index
 
+    @property
+    def partition(self) -> str:
+        return partition(self.name)
+
 
 @dataclass(frozen=True)
 class Pending:
@@ -67,6 +71,16 @@ class Pending:
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name} waits for {self.waits_for}"
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region: GovCloud and China are their own partitions, and an ARN with the wrong one
+    names nothing (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
 
 
 def carve_subnets(cidr: str, index: int) -> tuple[ipaddress.IPv4Network, tuple[ipaddress.IPv4Network, ...],
@@ -129,6 +143,15 @@ class RenderContext:
 
     def region(self, name: str) -> Region:
         return next(r for r in self.regions if r.name == name)
+
+    def log_retention_days(self, r: Region) -> int:
+        """CloudWatch Logs retention of every log group in `r`: the production value for production environments."""
+        s = r.settings
+        return s.production_log_retention_days if self.spec.is_production else s.log_retention_days
+
+    def arn(self, service: str, r: Region, resource: str, *, regional: bool = True) -> str:
+        """An ARN in this deployment's account and `r`'s partition; `regional=False` for global services (IAM)."""
+        return f"arn:{r.partition}:{service}:{r.name if regional else ''}:{self.spec.aws_account_id}:{resource}"
 
     def tags(self, region: Region | None, name: str) -> dict[str, str]:
         """The tags every taggable resource carries."""

@@ -22,6 +22,9 @@ Provider facts that shape this module (provider-upjet-aws v2.6.0, checked in its
   the operator never reads or writes that Secret (rotation: docs/aws-semantics.md).
 - A replica takes no username/password/engine/storage size (inherited from the source), cannot have a final
   snapshot, and is deleted before its source (deletion tier 1 < the primary's 2).
+- TLS is enforced by the DB parameter group (`rds.force_ssl=1`, one group per engine major version: the family
+  is fixed at creation, so a major upgrade gets a new group), IAM database authentication is enabled, and the
+  `postgresql` and `upgrade` logs are exported to CloudWatch Logs (groups made by logging.py, encrypted).
 - Turning replication off for an existing replica is not a promotion path: the standalone shape sets `username`,
   which the provider can only change by replacing the instance, and upjet refuses replacements. Promotion is
   a runbook step.
@@ -33,6 +36,7 @@ from typing import Any, Final
 
 from . import names
 from .context import Region, RenderContext, ref
+from .logging import RDS_LOG_EXPORTS
 
 COMPONENT: Final = "database"
 ENGINE: Final = "postgres"
@@ -52,6 +56,7 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for r in ctx.regions:
         out.append(subnet_group(ctx, r))
+        out.append(parameter_group(ctx, r))
         if r.primary or not ctx.spec.database.cross_region_replica:
             instance = standalone_instance(ctx, r)
         else:
@@ -75,6 +80,25 @@ def subnet_group(ctx: RenderContext, r: Region) -> dict[str, Any]:
     })
 
 
+def engine_major(ctx: RenderContext) -> str:
+    return ctx.spec.database.engine_version.split(".")[0]
+
+
+def parameter_group_name(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional(f"payments-db-pg{engine_major(ctx)}", r.name)
+
+
+def parameter_group(ctx: RenderContext, r: Region) -> dict[str, Any]:
+    """`rds.force_ssl=1`: the server refuses every connection that is not TLS (PCI DSS 4.2.1). The parameter is
+    dynamic for RDS for PostgreSQL, so it applies without a reboot."""
+    name = parameter_group_name(ctx, r)
+    return ctx.mr("rds/ParameterGroup", name, region=r, component=COMPONENT, external_name=name, for_provider={
+        "family": f"{ENGINE}{engine_major(ctx)}",
+        "description": f"payments database parameters in {r.name}: TLS only",
+        "parameter": [{"name": "rds.force_ssl", "value": "1", "applyMethod": "immediate"}],
+    })
+
+
 def _common(ctx: RenderContext, r: Region, name: str, pi_key_arn: str) -> dict[str, Any]:
     """Settings every instance shares, replica or not: placement, network exposure, encryption, upkeep."""
     return {
@@ -87,6 +111,9 @@ def _common(ctx: RenderContext, r: Region, name: str, pi_key_arn: str) -> dict[s
         "publiclyAccessible": False,
         "storageEncrypted": True,
         "kmsKeyIdRef": ref(names.kms_key(ctx, r)),
+        "parameterGroupNameRef": ref(parameter_group_name(ctx, r)),
+        "iamDatabaseAuthenticationEnabled": True,
+        "enabledCloudwatchLogsExports": list(RDS_LOG_EXPORTS),
         "performanceInsightsEnabled": True,
         "performanceInsightsKmsKeyId": pi_key_arn,
         "performanceInsightsRetentionPeriod": PERFORMANCE_INSIGHTS_RETENTION_DAYS,

@@ -87,7 +87,7 @@ def alarm_name(ctx: RenderContext, r: Region, slug: str) -> str:
 
 
 def topic_arn(ctx: RenderContext, r: Region) -> str:
-    return f"arn:aws:sns:{r.name}:{ctx.spec.aws_account_id}:{names.alarm_topic(ctx, r)}"
+    return ctx.arn("sns", r, names.alarm_topic(ctx, r))
 
 
 def _topic_policy(ctx: RenderContext, r: Region) -> str:
@@ -103,7 +103,7 @@ def _topic_policy(ctx: RenderContext, r: Region) -> str:
             "Resource": arn,
             "Condition": {
                 "StringEquals": {"aws:SourceAccount": account},
-                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{r.name}:{account}:alarm:{alarm_name(ctx, r, '*')}"},
+                "ArnLike": {"aws:SourceArn": ctx.arn("cloudwatch", r, f"alarm:{alarm_name(ctx, r, '*')}")},
             },
         },
         {

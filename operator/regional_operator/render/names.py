@@ -67,6 +67,10 @@ def alarm_topic(ctx: RenderContext, r: Region) -> str:
     return ctx.names.regional("alarms", r.name)
 
 
+def waf(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("waf", r.name)
+
+
 def alb(ctx: RenderContext, r: Region) -> str:
     return ctx.names.named("alb", r.name)
 

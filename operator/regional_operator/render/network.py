@@ -143,8 +143,8 @@ def _security_groups(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     purposes = {
         "alb": "ALB: HTTPS/HTTP from the internet, to the service only",
         "service": "ECS service: from the ALB only",
-        "database": "RDS: PostgreSQL from the service and the payments Lambda only",
-        "lambda": "Payments Lambda: to the database and AWS APIs",
+        "database": "RDS: PostgreSQL from the service only",
+        "lambda": "Payments Lambda: HTTPS to AWS APIs and the payments API only",
     }
     out = [ctx.mr("ec2/SecurityGroup", name, region=r, component=COMPONENT, for_provider={
         "vpcIdRef": ref(vpc), "name": name, "description": purposes[role], "revokeRulesOnDelete": True,
@@ -153,14 +153,14 @@ def _security_groups(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     rules: list[tuple[str, str, int, tuple[str, str], str]] = [
         # 443 only where an HTTPS listener exists: an open port with nothing behind it is exposure for nothing.
         *([("alb", "in", HTTPS_PORT, ("cidr", ANYWHERE), "HTTPS from the internet")] if r.certificate_arn else []),
-        ("alb", "in", HTTP_PORT, ("cidr", ANYWHERE), "HTTP from the internet (redirected or served)"),
+        ("alb", "in", HTTP_PORT, ("cidr", ANYWHERE), "HTTP from the internet (redirected to HTTPS or refused)"),
         ("alb", "out", port, ("sg", "service"), "to the service tasks"),
         ("service", "in", port, ("sg", "alb"), "from the ALB"),
         ("service", "out", POSTGRES_PORT, ("sg", "database"), "to the database"),
         ("service", "out", HTTPS_PORT, ("cidr", ANYWHERE), "AWS APIs and the payments API over the NAT"),
         ("database", "in", POSTGRES_PORT, ("sg", "service"), "from the service"),
-        ("database", "in", POSTGRES_PORT, ("sg", "lambda"), "from the payments Lambda"),
-        ("lambda", "out", POSTGRES_PORT, ("sg", "database"), "to the database"),
+        # No Lambda <-> database rules: the payments handler never opens a database connection (it talks to
+        # DynamoDB, SQS, SSM and the payments API only: lambda/payments/handler.py).
         ("lambda", "out", HTTPS_PORT, ("cidr", ANYWHERE), "AWS APIs and the payments API over the NAT"),
     ]
     for role, direction, rule_port, (peer_type, peer), description in rules:

@@ -22,16 +22,20 @@ QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 MAX_RECEIVE_COUNT = 5
 BATCH_SIZE = 10
 
-# Lambda in a VPC must create and delete its ENIs; EC2 does not support resource-level permissions for these
-# actions (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions),
-# so Resource "*" is unavoidable. These and XRAY_ACTIONS are the only wildcards in the role; tests allow-list exactly
-# them.
+# Lambda in a VPC creates, attaches and deletes its ENIs with the execution role
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions).
+# The Describe action supports no resource-level permissions, so Resource "*" is unavoidable for it (with
+# XRAY_ACTIONS the only wildcards in the role; tests allow-list exactly them). The others act on EC2 resources and
+# are scoped to this account and region: network interfaces, and the subnets and security groups
+# CreateNetworkInterface uses (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+VPC_ENI_DESCRIBE_ACTIONS = ["ec2:DescribeNetworkInterfaces"]
+VPC_ENI_MANAGE_ACTIONS = ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                          "ec2:UnassignPrivateIpAddresses"]
+VPC_ENI_ACTIONS = VPC_ENI_DESCRIBE_ACTIONS + VPC_ENI_MANAGE_ACTIONS
 # Active tracing: Lambda refuses the function unless its role may send traces
 # (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html#services-xray-permissions). X-Ray has no
 # resource-level permissions for these actions (Service Authorization Reference, AWS X-Ray), so Resource "*".
 XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-VPC_ENI_ACTIONS = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
-                   "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
@@ -46,7 +50,7 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
 
 def arn(ctx: RenderContext, service: str, r: Region, resource: str) -> str:
     """A deterministic ARN in this deployment's account (names are ours, so only the account is needed)."""
-    return f"arn:aws:{service}:{r.name}:{ctx.spec.aws_account_id}:{resource}"
+    return ctx.arn(service, r, resource)
 
 
 def _queues(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
@@ -100,14 +104,17 @@ def _configuration(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     ]
 
 
+def log_group_name(ctx: RenderContext, r: Region) -> str:
+    return f"/aws/lambda/{names.lambda_function(ctx, r)}"
+
+
 def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
-    function = names.lambda_function(ctx, r)
     role = ctx.names.named("lambda-role", r.name)
-    log_group = f"/aws/lambda/{function}"
+    log_group = log_group_name(ctx, r)
     out = [
         ctx.mr("cloudwatchlogs/Group", ctx.names.regional("payments-logs", r.name), region=r, component=COMPONENT,
                external_name=log_group, for_provider={
-                   "retentionInDays": r.settings.log_retention_days, "kmsKeyIdRef": ref(names.kms_key(ctx, r))}),
+                   "retentionInDays": ctx.log_retention_days(r), "kmsKeyIdRef": ref(names.kms_key(ctx, r))}),
         ctx.mr("iam/Role", role, region=r, component=COMPONENT, external_name=role, for_provider={
             "description": f"payments processor in {r.name}",
             "assumeRolePolicy": policy_json([{
@@ -119,7 +126,6 @@ def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     key_arn = ctx.observed_value("Key", names.kms_key(ctx, r), "arn", needed_by=("RolePolicy", role))
     if key_arn is None:
         return out
-    account = ctx.spec.aws_account_id
     path = names.ssm_path(ctx, r)
     statements = [
         {"Sid": "ConsumeOwnQueue", "Effect": "Allow",
@@ -133,17 +139,38 @@ def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         {"Sid": "ReadOwnParameters", "Effect": "Allow",
          "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
          "Resource": [arn(ctx, "ssm", r, f"parameter{path.rstrip('/')}"), arn(ctx, "ssm", r, f"parameter{path}*")]},
-        {"Sid": "UseRegionKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-         "Resource": key_arn},
+        *_key_statements(ctx, r, key_arn),
         {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": f"arn:aws:logs:{r.name}:{account}:log-group:/aws/lambda/{names.lambda_function(ctx, r)}:*"},
-        {"Sid": "VpcNetworkInterfaces", "Effect": "Allow", "Action": VPC_ENI_ACTIONS, "Resource": "*"},
+         "Resource": arn(ctx, "logs", r, f"log-group:/aws/lambda/{names.lambda_function(ctx, r)}:*")},
+        {"Sid": "DescribeNetworkInterfaces", "Effect": "Allow", "Action": VPC_ENI_DESCRIBE_ACTIONS, "Resource": "*"},
+        {"Sid": "ManageOwnNetworkInterfaces", "Effect": "Allow", "Action": VPC_ENI_MANAGE_ACTIONS,
+         "Resource": [arn(ctx, "ec2", r, f"{kind}/*") for kind in ("network-interface", "security-group", "subnet")]},
     ]
     if ctx.spec.payments.tracing == "Active":
         statements.append({"Sid": "WriteTraces", "Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"})
     out.append(ctx.mr("iam/RolePolicy", role, region=r, component=COMPONENT, for_provider={
         "roleRef": ref(role), "policy": policy_json(statements)}))
     return out
+
+
+def _key_statements(ctx: RenderContext, r: Region, key_arn: str) -> list[dict[str, Any]]:
+    """The region key, only through the services that use it for this function, and only for its own data (the
+    encryption context each service sets): SQS for the two queues (aws:sqs:arn), DynamoDB for the ledger replica
+    (aws:dynamodb:tableName), Lambda for the function's environment variables (aws:lambda:FunctionArn)."""
+    queues = sorted(arn(ctx, "sqs", r, q) for q in (names.queue(ctx, r), names.dead_letter_queue(ctx, r)))
+    uses = [
+        ("QueueMessages", "sqs", ["kms:Decrypt", "kms:GenerateDataKey"], "aws:sqs:arn", queues),
+        ("LedgerTable", "dynamodb", ["kms:Decrypt", "kms:GenerateDataKey"], "aws:dynamodb:tableName",
+         names.ledger_table(ctx)),
+        ("EnvironmentVariables", "lambda", ["kms:Decrypt"], "aws:lambda:FunctionArn",
+         arn(ctx, "lambda", r, f"function:{names.lambda_function(ctx, r)}")),
+    ]
+    return [
+        {"Sid": f"RegionKeyFor{sid}", "Effect": "Allow", "Action": actions, "Resource": key_arn,
+         "Condition": {"StringEquals": {"kms:ViaService": f"{service}.{r.name}.amazonaws.com",
+                                        f"kms:EncryptionContext:{context}": value}}}
+        for sid, service, actions, context, value in uses
+    ]
 
 
 def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
@@ -177,7 +204,7 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "reservedConcurrentExecutions": r.settings.lambda_reserved_concurrency,
         "kmsKeyArn": key_arn,
         "tracingConfig": {"mode": ctx.spec.payments.tracing},
-        "loggingConfig": {"logFormat": "JSON", "logGroup": f"/aws/lambda/{function}"},
+        "loggingConfig": {"logFormat": "JSON", "logGroup": log_group_name(ctx, r)},
         "vpcConfig": {"subnetIdRefs": [ref(names.subnet(ctx, r, "private", i)) for i in range(3)],
                       "securityGroupIdRefs": [ref(names.security_group(ctx, r, "lambda"))]},
         "environment": {"variables": {
