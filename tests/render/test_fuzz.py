@@ -270,6 +270,8 @@ def _fault_duplicate_region(draw: st.DrawFn, spec: dict[str, Any]) -> None:
 
 
 def _fault_overlapping_cidr(draw: st.DrawFn, spec: dict[str, Any]) -> None:
+    if len(spec["regions"]) < 2:  # another fault already cut the list to one region
+        return
     a, b = draw(st.permutations(range(len(spec["regions"]))))[:2]
     spec["regions"][a]["vpcCidr"] = spec["regions"][b]["vpcCidr"]
 
@@ -330,7 +332,9 @@ def specs(draw: st.DrawFn) -> Any:
         return draw(wild_specs())
     spec = draw(valid_specs())
     if draw(st.booleans()):
-        for fault in draw(st.lists(st.sampled_from(FAULTS), min_size=1, max_size=2)):
+        faults = draw(st.lists(st.sampled_from(FAULTS), min_size=1, max_size=2))
+        # the arbitrary mutation last: it may replace spec.regions, which the other faults index into
+        for fault in sorted(faults, key=lambda f: f is _fault_mutation):
             fault(draw, spec)
     return spec
 
