@@ -68,11 +68,17 @@ def module_dir() -> Path:
     return Path(proc.stdout.strip())
 
 
+def crd_file_names() -> list[str]:
+    """The ``package/crds`` file names of every namespaced kind we render (taken from the renderer's kind table, so
+    a new kind is installed without touching the tier), then the ProviderConfig kinds."""
+    names = [f"{k.group}_{k.plural}.yaml" for k in sorted(KINDS.values(), key=lambda k: k.key)]
+    return names + list(PROVIDER_CONFIG_CRDS)
+
+
 def crd_files() -> list[Path]:
     """The v2.5.0 CRDs of every namespaced kind we render, and of the ProviderConfig kinds."""
     crds = module_dir() / "package" / "crds"
-    files = [crds / f"{k.group}_{k.plural}.yaml" for k in sorted(KINDS.values(), key=lambda k: k.key)]
-    files += [crds / name for name in PROVIDER_CONFIG_CRDS]
+    files = [crds / name for name in crd_file_names()]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise ProviderUnavailable(f"provider CRDs missing from the module: {', '.join(missing)}")
