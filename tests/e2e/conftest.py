@@ -54,11 +54,13 @@ class Env:
                                check=False)
         return json.loads(proc.stdout) if proc.returncode == 0 else None
 
-    def mrs(self, name: str | None = None) -> list[dict[str, Any]]:
+    def mrs(self, name: str | None = None, *, managed_fields: bool = False) -> list[dict[str, Any]]:
+        """Our MRs (kubectl leaves metadata.managedFields out unless asked for)."""
         selector = "app.kubernetes.io/managed-by=regional-operator"
         if name:
             selector += f",platform.regional.io/deployment={name}"
-        return list(self.cp.kubectl_json("get", MR_KINDS, "-n", self.ns, "-l", selector)["items"])
+        extra = ["--show-managed-fields"] if managed_fields else []
+        return list(self.cp.kubectl_json("get", MR_KINDS, "-n", self.ns, "-l", selector, *extra)["items"])
 
     def condition(self, name: str, kind: str) -> dict[str, Any] | None:
         obj = self.get(name) or {}

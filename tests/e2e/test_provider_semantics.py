@@ -62,7 +62,7 @@ def test_a_ready_deployment_is_quiet_and_keeps_the_providers_fields(env: Env) ->
     writes_before, passes_before = _writes(env), _reconciles(metrics_port)
     time.sleep(QUIET_SECONDS)
     writes_after, passes_after = _writes(env), _reconciles(metrics_port)
-    after = env.mrs(name)
+    after = env.mrs(name, managed_fields=True)
 
     assert passes_after - passes_before >= 3, "the resync did not run; the measurement would prove nothing"
     assert writes_after - writes_before == 0, f"{writes_after - writes_before} writes in a quiet window"
