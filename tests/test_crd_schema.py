@@ -311,9 +311,12 @@ def test_cel_rules_have_a_message_a_reason_and_report_the_field_they_check() -> 
 
 
 def test_required_cel_rules_are_present() -> None:
-    rules = {(path, rule.get("fieldPath", "")): " ".join(rule["rule"].split()) for path, _, rule in cel_rules()}
+    listed: dict[tuple[str, str], list[str]] = {}
+    for path, _, rule in cel_rules():
+        listed.setdefault((path, rule.get("fieldPath", "")), []).append(" ".join(rule["rule"].split()))
+    rules = {key: found[0] for key, found in listed.items()}
     assert rules[("metadata.name", "")] == "self.size() <= 40"
-    assert rules[("spec", ".regions")] == "self.regions.filter(r, r.primary).size() == 1"
+    assert "self.regions.filter(r, r.primary).size() == 1" in listed[("spec", ".regions")]
     assert "self.regions.exists(r, r.name == self.payments.activeRegion)" in rules[("spec", ".payments.activeRegion")]
     assert "z.startsWith(self.name)" in rules[("spec.regions[]", ".availabilityZones")]
     assert ("spec.regions[].fargate", ".memory") in rules

@@ -19,6 +19,7 @@ from ..render.observed import Observed
 from .apply import ApplyReport, apply_all, prune, with_ownership
 from .conditions import Condition, merge_conditions
 from .defaults_store import DefaultsStore
+from .failover import failover_condition, failover_status
 from .resources import CR_REF, MRKey, key_of
 from .status import Assessment, assess, conditions_for, outputs_for, stalled_conditions
 
@@ -106,6 +107,8 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
         conds[1] = Condition("Reconciling", True, "Pruning",
                              f"deleting {len(report.pruned) + len(report.prune_waiting)} MRs no longer rendered")
         conds[0] = Condition("Ready", False, "Pruning", conds[1].message) if conds[0].status else conds[0]
+    if result.failover is not None:
+        conds.append(failover_condition(result.failover, live))
     outcome.ready = bool(conds[0].status)
     status = {
         "observedGeneration": generation,
@@ -114,10 +117,11 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
         "pending": [str(p) for p in result.pending],
         "outputs": outputs_for(list(regions), desired, live),
         "alarmThresholds": thresholds,
-        "activePaymentsRegion": cr["spec"].get("payments", {}).get("activeRegion") or next(
-            r["name"] for r in cr["spec"]["regions"] if r.get("primary")),
+        "activePaymentsRegion": result.active_payments_region,
         "defaultsVersion": op.defaults.current.version,
     }
+    if result.failover is not None:
+        status["failover"] = failover_status(result.failover, live, current_status.get("failover"))
     changed = _changed_keys(cr, status)
     if not changed:
         return outcome

@@ -14,9 +14,10 @@ from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults
 from ..errors import SpecValidationError
 from ..spec import parse_spec
-from . import database, edge, keys, links, monitoring, network, payments, service, sessions, uploads
+from . import database, edge, keys, links, monitoring, names, network, payments, service, sessions, uploads
 from .context import MAX_CR_NAME, Pending, RenderContext
 from .observed import Observed
+from .replacement import check_no_replacement
 
 Builder = Callable[[RenderContext], list[dict[str, Any]]]
 
@@ -28,9 +29,30 @@ BUILDERS: tuple[Builder, ...] = (
 
 
 @dataclass(frozen=True)
+class Failover:
+    """What a declared failover (spec.failover) involves, for the status: the regions and the two databases."""
+
+    from_region: str
+    to_region: str
+    old_database: str
+    new_database: str
+    completed: bool  # spec.regions already names toRegion as primary (step 2 done)
+
+
+def failover_of(ctx: RenderContext) -> Failover | None:
+    failover = ctx.spec.failover
+    if failover is None or ctx.promoted is None:
+        return None
+    return Failover(failover.from_region, failover.to_region, names.database(ctx, ctx.primary),
+                    names.database(ctx, ctx.promoted), ctx.spec.primary.name == failover.to_region)
+
+
+@dataclass(frozen=True)
 class RenderResult:
     resources: tuple[dict[str, Any], ...]
     pending: tuple[Pending, ...]
+    active_payments_region: str = ""
+    failover: Failover | None = None
 
     def by_region(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
@@ -56,7 +78,8 @@ def render(cr: Mapping[str, Any], defaults: RegionDefaults, observed: Observed |
     for build in BUILDERS:
         resources.extend(build(ctx))
     _check_unique(resources)
-    return RenderResult(tuple(resources), tuple(ctx.pending))
+    check_no_replacement(ctx, resources)
+    return RenderResult(tuple(resources), tuple(ctx.pending), spec.active_payments_region, failover_of(ctx))
 
 
 def _check_unique(resources: list[dict[str, Any]]) -> None:
