@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from regional_operator.aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2, REGION_DIRECTION_CODES
+from regional_operator.aws_facts import AWS_REGIONS, FARGATE_SIZES, ISO_3166_ALPHA2, REGION_DIRECTION_CODES
 from regional_operator.defaults import load_defaults
 from regional_operator.naming import REGION_PATTERN, SUFFIX_PATTERN, max_suffix_length
 from regional_operator.render import render
@@ -212,6 +212,15 @@ def test_country_enum_is_exactly_iso_3166_alpha2() -> None:
         "the CRD's country enum differs from aws_facts.ISO_3166_ALPHA2; replace it with:\n"
         + ", ".join(f'"{c}"' for c in sorted(ISO_3166_ALPHA2)))
     assert node["maxItems"] == len(ISO_3166_ALPHA2)
+
+
+def test_region_name_rule_lists_exactly_aws_facts() -> None:
+    """The CEL list of region names is aws_facts.AWS_REGIONS, in order (a failing test prints the replacement)."""
+    (rule,) = [r for r in at("spec.regions")["items"]["x-kubernetes-validations"] if r.get("fieldPath") == ".name"]
+    listed = re.findall(r"'([a-z0-9-]+)'", rule["rule"])
+    assert listed == list(AWS_REGIONS), "replace the CEL list with:\n" + ", ".join(f"'{r}'" for r in AWS_REGIONS)
+    assert "allowUnlistedRegion" in rule["rule"]
+    assert at("spec.regions[].allowUnlistedRegion")["default"] is False
 
 
 def _fargate_rule() -> str:
