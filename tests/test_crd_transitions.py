@@ -137,6 +137,8 @@ def _set(path: list[Any], value: Any) -> Edit:
      "crossRegionReplica is immutable"),
     (["spec", "@us-east-1", "database", "allocatedStorageGiB"], 100,
      "spec.regions[0].database.allocatedStorageGiB", "cannot decrease"),
+    (["spec", "@us-east-1", "database", "allocatedStorageGiB"], 210,
+     "spec.regions[0].database.allocatedStorageGiB", "at least 10%"),
     (["spec", "environmentSuffix"], "prod2", "spec.environmentSuffix", "environmentSuffix is immutable"),
 ])
 def test_an_edit_aws_cannot_make_in_place_is_refused(stored: Callable[[dict[str, Any]], Stored], path: list[Any],
