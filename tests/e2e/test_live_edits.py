@@ -5,9 +5,12 @@ resourceVersion (not even a no-op write)."""
 from __future__ import annotations
 
 import copy
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.conftest import Env, load_example
 
@@ -125,3 +128,37 @@ def test_removing_and_adding_back_a_middle_region_touches_only_it_and_the_links(
     assert set(again) == set(before)
     for key in set(after) - links:
         assert again[key] == after[key], f"{key} changed when us-east-2 was added back"
+
+
+def test_a_defaults_change_that_would_move_live_subnets_is_stalled_and_touches_nothing(
+        env: Env, tmp_path: Path) -> None:
+    """The region defaults (a ConfigMap, here the file it is mounted as) change under a live estate: the operator
+    must not render us-east-2's subnets into another zone. Stalled names the field; no MR is written."""
+    packaged = resources.files("regional_operator").joinpath("data/region-defaults.yaml").read_text("utf-8")
+    defaults_file = tmp_path / "region-defaults.yaml"
+    defaults_file.write_text(packaged, encoding="utf-8")
+    env.start_simulator()
+    env.start_operator(REGIONAL_OPERATOR_DEFAULTS=str(defaults_file))
+    cr = load_example("two-region.yaml")
+    name = cr["metadata"]["name"]
+    env.apply(cr)
+    converged(env, name)
+    before, _ = snapshot(env, name)
+
+    raw = yaml.safe_load(packaged)
+    raw["version"] = "moved-zones"
+    raw["regions"]["us-east-2"]["availabilityZones"] = ["us-east-2a", "us-east-2b", "us-east-2d"]
+    defaults_file.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    stalled = env.wait_condition(name, "Stalled", "True", timeout=120)
+    assert "spec.regions[1].availabilityZones" in stalled["message"] and "us-east-2d" in stalled["message"]
+    after, _ = snapshot(env, name)
+    assert after == before, "a defaults change that AWS cannot apply in place touched MRs"
+
+    # pinning the live zones in the CR is the documented way out: the estate converges again, still untouched
+    pinned = copy.deepcopy(cr)
+    next(r for r in pinned["spec"]["regions"] if r["name"] == "us-east-2")["availabilityZones"] = [
+        "us-east-2a", "us-east-2b", "us-east-2c"]
+    env.apply(pinned)
+    env.wait_condition(name, "Stalled", "False", timeout=120)
+    converged(env, name)
+    assert snapshot(env, name)[0] == before
