@@ -28,7 +28,7 @@ from regional_operator.render.context import LABEL_REGION, region_number
 from regional_operator.render.network import PEER_RULE_BASE
 from regional_operator.render.observed import Observed
 
-from tests.render.conftest import ACCOUNT_ID, TWO_REGION_CR, plausible_status, status_object
+from tests.render.conftest import ACCOUNT_ID, TWO_REGION_CR, certificate_of, plausible_status, status_object
 from tests.render.test_golden import FAKE_ARTIFACT
 
 REGIONS = [
@@ -47,6 +47,8 @@ def cr_with(regions: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     cr = copy.deepcopy(TWO_REGION_CR)
     cr["spec"]["regions"] = copy.deepcopy(regions)
     cr["spec"].update(copy.deepcopy(spec))
+    for region in cr["spec"]["regions"]:  # production needs a certificate of its own region in every region
+        region.setdefault("certificateArn", certificate_of(region["name"]))
     return cr
 
 
@@ -266,6 +268,13 @@ def test_failover_changes_exactly_the_documented_mrs(defaults: RegionDefaults, c
     expected |= {k for k, m in before.items() if m["kind"] == "EventSourceMapping" and region_of(m) in
                  ("us-east-1", "us-east-2")}
     expected |= {k for k, m in before.items() if m["kind"] == "Parameter" and "active-region" in k[1]}
+    # the promoted region's bucket is no longer a replica: its policy stops reserving writes to the replication role
+    promoted_bucket = [k for k, m in before.items() if m["kind"] == "BucketPolicy" and region_of(m) == "us-east-2"
+                       and k[1].startswith("uploads-")]
+    assert len(promoted_bucket) == 1
+    assert "OnlyReplicationWritesReplicas" in before[promoted_bucket[0]]["spec"]["forProvider"]["policy"]
+    assert "OnlyReplicationWritesReplicas" not in step1[promoted_bucket[0]]["spec"]["forProvider"]["policy"]
+    expected |= set(promoted_bucket)
     if count > 2:  # S3 replication keeps its other destinations, without the new primary
         expected |= {k for k, m in before.items() if m["kind"] == "BucketReplicationConfiguration"
                      or (m["kind"] == "RolePolicy" and "replication" in k[1])}

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..identity import MRKey
+from ..readiness import readiness
 from ..render import Failover
 from .conditions import Condition, now
-from .resources import MRKey, readiness
 
 
 def _phase(failover: Failover, live: Mapping[MRKey, Mapping[str, Any]]) -> str:
