@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.controlplane import ControlPlane
+from tests.render.conftest import certificate_of
 from tests.test_crd_admission import CEL_FAILURES, TWO_REGION, dry_run
 from tests.test_crd_schema import example
 
@@ -53,9 +54,14 @@ def _region(cr: dict[str, Any], name: str) -> dict[str, Any]:
     return next(r for r in cr["spec"]["regions"] if r["name"] == name)
 
 
+def new_region(name: str, vpc_cidr: str) -> dict[str, Any]:
+    """A region entry as a user adds it to a production estate: with its own region's certificate."""
+    return {"name": name, "vpcCidr": vpc_cidr, "certificateArn": certificate_of(name)}
+
+
 def three_regions() -> dict[str, Any]:
     cr = example(TWO_REGION)
-    cr["spec"]["regions"].append({"name": "us-west-2", "vpcCidr": "10.30.0.0/16"})
+    cr["spec"]["regions"].append(new_region("us-west-2", "10.30.0.0/16"))
     return cr
 
 
@@ -167,7 +173,7 @@ def test_the_primary_does_not_move_without_a_failover(stored: Callable[[dict[str
 
     def drop_primary(cr: dict[str, Any]) -> None:
         cr["spec"]["regions"] = [{**r, "primary": True} for r in cr["spec"]["regions"] if r["name"] != "us-east-1"]
-        cr["spec"]["regions"].append({"name": "us-west-2", "vpcCidr": "10.30.0.0/16"})
+        cr["spec"]["regions"].append(new_region("us-west-2", "10.30.0.0/16"))
 
     rd.refused(drop_primary, "spec.regions", "cannot change (or be removed)")
 
@@ -189,7 +195,7 @@ def test_a_failover_must_start_from_the_primary_to_an_existing_secondary(
                "two different regions")
 
     def with_new_region(cr: dict[str, Any]) -> None:  # a region added in the same edit has no replica to promote
-        cr["spec"]["regions"].append({"name": "eu-west-1", "vpcCidr": "10.40.0.0/16"})
+        cr["spec"]["regions"].append(new_region("eu-west-1", "10.40.0.0/16"))
         cr["spec"]["failover"] = {"fromRegion": "us-east-1", "toRegion": "eu-west-1"}
 
     rd.refused(with_new_region, "spec.failover", "already exists")
@@ -232,14 +238,14 @@ def test_regions_may_be_removed_and_added_back(stored: Callable[[dict[str, Any]]
     removed = rd.admitted(lambda cr: cr["spec"].update(regions=[r for r in cr["spec"]["regions"]
                                                                 if r["name"] != "us-east-2"]))
     assert [r["name"] for r in removed["spec"]["regions"]] == ["us-east-1", "us-west-2"]
-    back = rd.admitted(lambda cr: cr["spec"]["regions"].insert(1, {"name": "us-east-2", "vpcCidr": "10.22.0.0/16"}))
+    back = rd.admitted(lambda cr: cr["spec"]["regions"].insert(1, new_region("us-east-2", "10.22.0.0/16")))
     assert {r["name"] for r in back["spec"]["regions"]} == {"us-east-1", "us-east-2", "us-west-2"}
 
 
 def test_a_region_aws_does_not_have_is_refused_unless_vouched_for(control_plane: ControlPlane, ns: str) -> None:
     cr = example(TWO_REGION)
     cr["metadata"]["name"] = f"t-{secrets.token_hex(4)}"
-    typo = {"name": "us-east-7", "vpcCidr": "10.30.0.0/16"}
+    typo = new_region("us-east-7", "10.30.0.0/16")
     cr["spec"]["regions"].append(typo)
     stored_obj, error = dry_run(control_plane, cr, ns)
     assert stored_obj is None and "spec.regions[2].name" in error and "allowUnlistedRegion" in error, error
