@@ -71,6 +71,11 @@ def test_failover_promotes_moves_payments_and_stops_replication_touching_nothing
     expected_changed = {("Instance", replica["metadata"]["name"])}
     expected_changed |= {k for k in before if k[0] == "EventSourceMapping" or (k[0] == "Parameter"
                                                                                and "active-region" in k[1])}
+    # the promoted region's uploads bucket is no longer a replica: its policy stops reserving writes to replication
+    promoted_bucket = {k for k, m in before_mrs.items() if m["kind"] == "BucketPolicy" and region_of(m) == "us-east-2"
+                       and k[1].startswith("uploads-")}
+    assert len(promoted_bucket) == 1
+    expected_changed |= promoted_bucket
     expected_gone = {k for k, m in before_mrs.items() if m["kind"] == "BucketReplicationConfiguration"
                      or (m["kind"] == "RolePolicy" and "replication" in k[1])}
     assert len(expected_gone) == 2
