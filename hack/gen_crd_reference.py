@@ -134,6 +134,40 @@ def _table(path: str, node: dict[str, Any], rules: dict[str, list[dict[str, Any]
     return [*lines, ""]
 
 
+def _immutable_section(schema: dict[str, Any]) -> list[str]:
+    """Every transition rule (a rule reading oldSelf): the edits the API server refuses on a stored object, and why.
+    The renderer's own check of values that come from the region defaults is described after the table."""
+    out = [
+        "## Immutable fields and edits refused on a live object",
+        "",
+        "These CEL transition rules run on every update (never on create): each refuses an edit AWS cannot make in "
+        "place (the provider would have to replace the resource, which upjet refuses, leaving the estate "
+        "half-changed), or that would rewrite regions nobody touched. `spec.regions` is a list keyed by `name`, so "
+        "a rule on a region's field compares the region with the same name before and after; removing a region "
+        "and adding one are not edits of a region. Rules on optional fields run only when the old and the new "
+        "object both set the field.",
+        "",
+        "| Field | Rule | Why |",
+        "|---|---|---|",
+    ]
+    for _declared, reports, rule in _rules("", schema):
+        if "oldSelf" not in rule["rule"]:
+            continue
+        out.append(f"| `{reports.lstrip('.')}` | `{_cell(rule['rule'])}` | "
+                   f"{_cell(rule.get('message', rule.get('messageExpression', '')))} |")
+    out += [
+        "",
+        "Values that come from the region defaults (a ConfigMap that can change under a live object) cannot be "
+        "checked at admission. The renderer compares what it would render with what the provider reports for the "
+        "live managed resource (`status.atProvider`) for the fields that force a replacement (VPC and subnet "
+        "`cidrBlock`, subnet `availabilityZone`; `operator/regional_operator/render/replacement.py`) and refuses a "
+        "change with `Stalled=True`, reason `InvalidSpec`, naming the `spec.regions[i]` field; nothing is "
+        "applied. A read replica's source is pinned the same way. Failover is the one way to change the primary: "
+        "see `spec.failover` and docs/aws-semantics.md.",
+    ]
+    return out
+
+
 def render_reference(path: Path = CRD_PATH) -> str:
     """The whole Markdown document (deterministic: same CRD, same bytes)."""
     crd, schema = load_schema(path)
@@ -168,6 +202,7 @@ def render_reference(path: Path = CRD_PATH) -> str:
         by_field.setdefault(reports.lstrip("."), []).append(rule)
         out.append(f"| `{declared.lstrip('.') or '(root)'}` | `{reports.lstrip('.')}` | "
                    f"`{_cell(rule['rule'])}` | {_cell(rule.get('message', rule.get('messageExpression', '')))} |")
+    out += ["", *_immutable_section(schema)]
     out += ["", "## Fields", ""]
     for where, node in _objects("", schema):
         if where.lstrip(".") in ("", "metadata"):

@@ -91,6 +91,32 @@ SUBNET_MAX_PREFIX: Final = 28
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
 SQS_VISIBILITY_TIMEOUT_FACTOR: Final = 6
 
+# The AWS Regions whose names the CRD and the renderer accept without `allowUnlistedRegion`, each with a stable
+# number that stands for the region's identity wherever an AWS field needs a number that must not move when other
+# regions are added or removed (NACL rule numbers of peer VPCs, S3 replication rule priorities).
+# NEVER renumber or reuse a number: a live estate's rule numbers are these; only append new regions.
+# Sources: https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html (region codes) and
+# https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-region-billing-codes.html (checked 2026-12).
+AWS_REGIONS: Final[dict[str, int]] = {
+    "us-east-1": 1, "us-east-2": 2, "us-west-1": 3, "us-west-2": 4,
+    "af-south-1": 5, "ap-east-1": 6, "ap-south-1": 7, "ap-south-2": 8,
+    "ap-southeast-1": 9, "ap-southeast-2": 10, "ap-southeast-3": 11, "ap-southeast-4": 12,
+    "ap-northeast-1": 13, "ap-northeast-2": 14, "ap-northeast-3": 15,
+    "ca-central-1": 16, "ca-west-1": 17,
+    "eu-central-1": 18, "eu-central-2": 19, "eu-west-1": 20, "eu-west-2": 21, "eu-west-3": 22,
+    "eu-south-1": 23, "eu-south-2": 24, "eu-north-1": 25,
+    "il-central-1": 26, "me-south-1": 27, "me-central-1": 28, "sa-east-1": 29,
+    "us-gov-east-1": 30, "us-gov-west-1": 31, "cn-north-1": 32, "cn-northwest-1": 33,
+    "ap-southeast-5": 34, "ap-southeast-7": 35, "mx-central-1": 36, "ap-east-2": 37, "ap-southeast-6": 38,
+}
+# A region newer than the table (spec.regions[].allowUnlistedRegion: true) gets a number from a hash of its name in
+# this range, disjoint from the table's numbers; two regions of one deployment with the same number are refused.
+UNLISTED_REGION_NUMBERS: Final = range(100, 1000)
+
+# Network ACL rule numbers are 1-32766, evaluated lowest first.
+# https://docs.aws.amazon.com/vpc/latest/userguide/nacl-rules.html
+NACL_RULE_NUMBER_MAX: Final = 32766
+
 
 # RDS instance class -> memory (GiB), for the connection limit PostgreSQL derives from it. The classes of the
 # families below, per the hardware table of

@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
+from .aws_facts import AWS_REGIONS, FARGATE_SIZES, ISO_3166_ALPHA2
 from .errors import SpecValidationError
 from .naming import REGION_PATTERN
 
@@ -74,6 +74,8 @@ class FargateSettings(_Model):
 class RegionSpec(_Model):
     name: str
     primary: bool = False
+    # A region newer than aws_facts.AWS_REGIONS: the user vouches that it exists (a typo must not render an estate)
+    allow_unlisted_region: bool = False
     vpc_cidr: str
     availability_zones: list[str] | None = Field(default=None, min_length=3, max_length=3)
     waf_blocked_countries: list[str] | None = None
@@ -105,6 +107,16 @@ DEFAULT_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.27"
 DEFAULT_HEALTH_CHECK_PATH = "/"
 
 
+class FailoverSpec(_Model):
+    """An explicit database failover (docs/aws-semantics.md, "Replacement, failover and region identity"): the read
+    replica in `to_region` is promoted, payments move there, replication into it stops. `from_region` (the primary
+    when the failover was declared) stays the anchor of the topology: peering hub, S3 replication source, home of
+    the global tables, so nothing else is rewritten."""
+
+    from_region: str
+    to_region: str
+
+
 class ServiceSpec(_Model):
     image: str = Field(default=DEFAULT_IMAGE, min_length=1)
     container_port: int = Field(default=8080, ge=1, le=65535)
@@ -132,6 +144,7 @@ class RegionalDeploymentSpec(_Model):
     regions: list[RegionSpec] = Field(min_length=2, max_length=10)  # the CRD's maxItems (bounds CEL cost)
     database: DatabaseSpec = DatabaseSpec()
     payments: PaymentsSpec = PaymentsSpec()
+    failover: FailoverSpec | None = None
     service: ServiceSpec = ServiceSpec()
     edge: EdgeSpec = EdgeSpec()
     uploads: UploadsSpec = UploadsSpec()
@@ -145,12 +158,21 @@ class RegionalDeploymentSpec(_Model):
         return [r for r in self.regions if not r.primary]
 
     @property
+    def hub(self) -> str:
+        """The region the topology is anchored in: the primary, or after a failover the old primary (moving the
+        hub would replace every peering connection, the global tables' home and the replication role)."""
+        return self.failover.from_region if self.failover else self.primary.name
+
+    @property
     def is_production(self) -> bool:
         return self.environment in PRODUCTION_ENVIRONMENTS
 
     @property
     def active_payments_region(self) -> str:
-        return self.payments.active_region or self.primary.name
+        """payments.activeRegion, else the failover's target, else the primary."""
+        if self.payments.active_region:
+            return self.payments.active_region
+        return self.failover.to_region if self.failover else self.primary.name
 
 
 @dataclass(frozen=True)
@@ -205,6 +227,12 @@ def _check_regions(spec: RegionalDeploymentSpec) -> None:
             raise SpecValidationError(f"spec.regions[{i}].name", f"{region.name!r} is not an AWS region name")
         if region.name in seen:
             raise SpecValidationError(f"spec.regions[{i}].name", f"duplicate region {region.name!r}")
+        if region.name not in AWS_REGIONS and not region.allow_unlisted_region:
+            raise SpecValidationError(
+                f"spec.regions[{i}].name",
+                f"{region.name!r} is not an AWS region this operator knows (aws_facts.AWS_REGIONS); for a region "
+                "newer than the table set allowUnlistedRegion: true on it",
+            )
         seen.add(region.name)
         for j, code in enumerate(region.waf_blocked_countries or []):
             if code not in ISO_3166_ALPHA2:
@@ -228,6 +256,25 @@ def _check_regions(spec: RegionalDeploymentSpec) -> None:
         _check_certificate_region(spec, i, region)
     if spec.payments.active_region is not None and spec.payments.active_region not in seen:
         raise SpecValidationError("spec.payments.activeRegion", "must name one of spec.regions[].name")
+    _check_failover(spec, seen)
+
+
+def _check_failover(spec: RegionalDeploymentSpec, regions: set[str]) -> None:
+    """The rules on spec.failover that need no old object (the CRD also states them in CEL; the transition rules,
+    e.g. "fromRegion was the primary", only the API server can check)."""
+    failover = spec.failover
+    if failover is None:
+        return
+    for field, value in (("fromRegion", failover.from_region), ("toRegion", failover.to_region)):
+        if value not in regions:
+            raise SpecValidationError(f"spec.failover.{field}", f"{value!r} must name one of spec.regions[].name")
+    if failover.from_region == failover.to_region:
+        raise SpecValidationError("spec.failover.toRegion", "must differ from fromRegion")
+    if spec.primary.name not in (failover.from_region, failover.to_region):
+        raise SpecValidationError("spec.failover", "the primary must be fromRegion (before) or toRegion (after)")
+    if not spec.database.cross_region_replica:
+        raise SpecValidationError("spec.failover", "needs spec.database.crossRegionReplica: true (a read replica "
+                                  "in toRegion to promote)")
 
 
 def certificate_region(arn: str) -> str:

@@ -180,10 +180,12 @@ def test_invalid_edit_is_stalled_and_touches_nothing(env: Env) -> None:
     _ready(env, cr)
     before = {(m["kind"], m["metadata"]["name"]): m["metadata"]["resourceVersion"] for m in env.mrs(name)}
     bad = copy.deepcopy(cr)
-    bad["spec"]["regions"][1]["vpcCidr"] = bad["spec"]["regions"][0]["vpcCidr"]  # passes CEL, overlaps
+    # a new region overlapping the primary passes CEL (a live region's vpcCidr is immutable there; overlap needs
+    # two list items, which CEL does not compare) and is refused by the renderer
+    bad["spec"]["regions"].append({"name": "us-west-2", "vpcCidr": bad["spec"]["regions"][0]["vpcCidr"]})
     env.apply(bad)
     stalled = env.wait_condition(name, "Stalled", "True")
-    assert "spec.regions[1].vpcCidr" in stalled["message"] and "overlaps" in stalled["message"]
+    assert "spec.regions[2].vpcCidr" in stalled["message"] and "overlaps" in stalled["message"]
     assert env.condition(name, "Ready")["status"] == "False"
     after = {(m["kind"], m["metadata"]["name"]): m["metadata"]["resourceVersion"] for m in env.mrs(name)}
     assert after == before, "an invalid spec changed existing MRs"

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from regional_operator.aws_facts import REGION_DIRECTION_CODES
+from regional_operator.aws_facts import AWS_REGIONS, REGION_DIRECTION_CODES
 from regional_operator.defaults import RegionDefaults, load_defaults
 from regional_operator.errors import SpecValidationError
 from regional_operator.naming import SUFFIX_PATTERN, max_suffix_length
 from regional_operator.render import RenderResult, names, render
-from regional_operator.render.context import EXTERNAL_NAME, RenderContext
+from regional_operator.render.context import EXTERNAL_NAME, RenderContext, region_number
 from regional_operator.render.observed import Observed
 from regional_operator.spec import MAX_CR_NAME, parse_spec
 
@@ -72,10 +72,14 @@ def private_networks(draw: st.DrawFn, prefixes: tuple[int, int] = (16, 24)) -> i
 
 
 def region_entry(name: str, cidr: str, *, primary: bool = False) -> dict[str, Any]:
-    """A region the defaults file may not know: zones and the payments endpoint are given in the CR."""
-    return {"name": name, "primary": primary, "vpcCidr": cidr,
-            "availabilityZones": [f"{name}{z}" for z in "abc"],
-            "paymentsApiEndpoint": f"https://payments.{name}.example.com"}
+    """A region the defaults file may not know: zones and the payments endpoint are given in the CR; a name that is
+    not in aws_facts.AWS_REGIONS (most generated ones) is vouched for with allowUnlistedRegion."""
+    entry = {"name": name, "primary": primary, "vpcCidr": cidr,
+             "availabilityZones": [f"{name}{z}" for z in "abc"],
+             "paymentsApiEndpoint": f"https://payments.{name}.example.com"}
+    if name not in AWS_REGIONS:
+        entry["allowUnlistedRegion"] = True
+    return entry
 
 
 def make_cr(regions: list[dict[str, Any]], *, suffix: str = "prod", name: str = "payments",
@@ -182,8 +186,8 @@ def name_problems(mr: dict[str, Any]) -> list[str]:
 
 
 @settings(SETTINGS, max_examples=100)
-@given(suffix=suffixes(), regions=st.lists(region_names(), min_size=2, max_size=2, unique=True), cr_name=cr_names(),
-       namespace=suffixes(max_size=63))
+@given(suffix=suffixes(), regions=st.lists(region_names(), min_size=2, max_size=2, unique_by=region_number),
+       cr_name=cr_names(), namespace=suffixes(max_size=63))
 def test_every_name_fits_its_field(suffix: str, regions: list[str], cr_name: str, namespace: str) -> None:
     primary, secondary = regions
     cr = make_cr([region_entry(primary, "10.10.0.0/16", primary=True), region_entry(secondary, "10.20.0.0/16")],
@@ -297,7 +301,7 @@ def test_prefixes_outside_16_to_24_are_refused(first: ipaddress.IPv4Network, pre
 def deployments(draw: st.DrawFn) -> dict[str, Any]:
     """2..10 distinct regions (any valid names), one primary anywhere in the list, disjoint CIDRs of /16../24."""
     count = draw(st.integers(2, 10))
-    regions = draw(st.lists(region_names(), min_size=count, max_size=count, unique=True))
+    regions = draw(st.lists(region_names(), min_size=count, max_size=count, unique_by=region_number))
     octets = draw(st.lists(st.integers(0, 255), min_size=count, max_size=count, unique=True))
     prefixes = draw(st.lists(st.integers(16, 24), min_size=count, max_size=count))
     primary = draw(st.integers(0, count - 1))

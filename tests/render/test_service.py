@@ -66,7 +66,7 @@ def test_ecs_service_runs_privately_behind_the_target_group(two_region_cr, rende
         assert fp["launchType"] == "FARGATE"
         assert fp["desiredCount"] == r.settings.fargate_desired_count
         assert fp["clusterRef"] == {"name": names.ecs_cluster(ctx, r)}
-        assert fp["taskDefinitionRef"] == {"name": names.ecs_service(ctx, r)}
+        assert fp["taskDefinitionRef"] == {"name": _task_definition(result, r.name)["metadata"]["name"]}
         assert fp["loadBalancer"] == [{"targetGroupArnRef": {"name": names.target_group(ctx, r)},
                                        "containerName": "payments-api", "containerPort": 8080}]
         assert fp["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
@@ -77,7 +77,8 @@ def test_task_definition_is_hardened_fargate(two_region_cr, render_cr, context_f
     ctx = context_for(two_region_cr)
     result = render_cr(two_region_cr)
     for r in ctx.regions:
-        fp = find(result, "TaskDefinition", names.ecs_service(ctx, r))["spec"]["forProvider"]
+        fp = _task_definition(result, r.name)["spec"]["forProvider"]
+        assert fp["family"] == names.ecs_service(ctx, r)
         assert (fp["cpu"], fp["memory"]) == (str(r.settings.fargate_cpu), str(r.settings.fargate_memory))
         assert fp["networkMode"] == "awsvpc" and fp["requiresCompatibilities"] == ["FARGATE"]
         assert fp["executionRoleArnRef"] == {"name": ctx.names.named("ecs-execution-role", r.name)}
@@ -150,3 +151,27 @@ def test_private_ecr_image_adds_pull_rights_for_that_repository_only(make_cr, re
     assert pull["Resource"] == "arn:aws:ecr:us-east-1:210987654321:repository/payments/api"
     wildcard = [s for s in statements if s["Resource"] == "*"]
     assert [s["Action"] for s in wildcard] == ["ecr:GetAuthorizationToken"]  # no resource-level support in IAM
+
+
+def _task_definition(result, region: str):
+    (found,) = [m for m in result.resources if m["kind"] == "TaskDefinition"
+                and m["metadata"]["labels"]["platform.regional.io/region"] == region]
+    return found
+
+
+def test_a_task_definition_change_is_a_new_revision_not_an_update(two_region_cr, render_cr, context_for):
+    """Every task definition field is ForceNew (Terraform) and upjet refuses ForceNew updates: a new image or size
+    must render a new TaskDefinition MR (a new revision of the same family) that the ECS Service points at."""
+    ctx = context_for(two_region_cr)
+    before = {r.name: _task_definition(render_cr(two_region_cr), r.name) for r in ctx.regions}
+    two_region_cr["spec"]["service"] = {"image": "public.ecr.aws/nginx/nginx:1.28"}
+    after = {r.name: _task_definition(render_cr(two_region_cr), r.name) for r in ctx.regions}
+    for region, old in before.items():
+        new = after[region]
+        assert new["metadata"]["name"] != old["metadata"]["name"]
+        assert new["spec"]["forProvider"]["family"] == old["spec"]["forProvider"]["family"]
+    # a change that is not in the task definition (tags: cost center) keeps the same MR, updated in place
+    two_region_cr["spec"]["costCenter"] = "cc-other"
+    retagged = {r.name: _task_definition(render_cr(two_region_cr), r.name) for r in ctx.regions}
+    assert {k: v["metadata"]["name"] for k, v in retagged.items()} == {k: v["metadata"]["name"]
+                                                                       for k, v in after.items()}

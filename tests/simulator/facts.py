@@ -258,9 +258,14 @@ def _rds_instance(s: Subject, ident: str) -> dict[str, Any]:
     if not isinstance(port, int | float):
         port = 3306 if "mysql" in (s.string("engine") or "") or "maria" in (s.string("engine") or "") else 5432
     address = f"{identifier}.c{s.hex(12, 'endpoint')}.{s.region}.rds.amazonaws.com"
-    return {"id": ident, "resourceId": ident, "identifier": identifier,
-            "arn": s.arn(f"db:{identifier}"), "address": address, "endpoint": f"{address}:{int(port)}",
-            "port": port, "hostedZoneId": f"Z{s.upper(13, 'zone')}", "status": "available"}
+    out = {"id": ident, "resourceId": ident, "identifier": identifier,
+           "arn": s.arn(f"db:{identifier}"), "address": address, "endpoint": f"{address}:{int(port)}",
+           "port": port, "hostedZoneId": f"Z{s.upper(13, 'zone')}", "status": "available"}
+    # A read replica reports its source; once the field is removed from the spec the provider promotes the
+    # instance (PromoteReadReplica) and AWS reports no source any more.
+    if source := s.string("replicateSourceDb"):
+        out["replicateSourceDb"] = source
+    return out
 
 
 def _table(s: Subject, ident: str) -> dict[str, Any]:

@@ -646,7 +646,8 @@ class ProviderSimulator:
         current = {c.get("type"): c for c in status.get("conditions") or []}
         changed = any(not _same_condition(c, current.get(c["type"]) or {}) for c in conditions)
         current_at = status.get("atProvider") or {}
-        if at_provider is not None and any(current_at.get(k) != v for k, v in at_provider.items()):
+        if at_provider is not None and (any(current_at.get(k) != v for k, v in at_provider.items())
+                                        or set(current_at) - set(at_provider)):
             changed = True
         if not changed:
             return obj
@@ -659,7 +660,9 @@ class ProviderSimulator:
         body: dict[str, Any] = {"status": {"conditions": list(merged.values()),
                                            "observedGeneration": conditions[0]["observedGeneration"]}}
         if at_provider is not None:
-            body["status"]["atProvider"] = dict(at_provider)
+            # a merge patch keeps keys it does not mention: null the ones AWS no longer reports (a promoted
+            # replica's replicateSourceDb)
+            body["status"]["atProvider"] = {**{k: None for k in current_at if k not in at_provider}, **at_provider}
         result = await self._patch(key, body, sub="status")
         self.stats.status_writes += 1
         return result

@@ -20,6 +20,7 @@ from ..render.observed import Observed
 from ..spec import parse_deployment
 from .apply import ApplyReport, apply_all, prune, with_ownership
 from .conditions import READY, RECONCILING, Condition, Conditions, merge_conditions, stuck
+from .failover import failover_condition, failover_status
 from .resources import CR_REF
 from .status import Assessment, assess, conditions_for, outputs_for, stalled_conditions
 
@@ -98,6 +99,8 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
         conds.set(Condition(RECONCILING, True, "Pruning", pruning))
         if conds.is_true(READY):
             conds.set(Condition(READY, False, "Pruning", pruning))
+    if result.failover is not None:
+        conds.set(failover_condition(result.failover, live))
     outcome.ready = conds.is_true(READY)
     status = {
         "observedGeneration": generation,
@@ -109,6 +112,8 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
         "activePaymentsRegion": result.active_payments_region,
         "defaultsVersion": op.defaults.current.version,
     }
+    if result.failover is not None:
+        status["failover"] = failover_status(result.failover, live, current_status.get("failover"))
     changed = _changed_keys(cr, status)
     if not changed:
         return outcome

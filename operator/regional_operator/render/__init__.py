@@ -17,10 +17,25 @@ from typing import Any, Protocol
 from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults
 from ..spec import Deployment, check_production, parse_deployment
-from . import database, edge, endpoints, keys, links, logging, monitoring, network, payments, service, sessions, uploads
+from . import (
+    database,
+    edge,
+    endpoints,
+    keys,
+    links,
+    logging,
+    monitoring,
+    names,
+    network,
+    payments,
+    service,
+    sessions,
+    uploads,
+)
 from .context import LABEL_REGION, Pending, RenderContext
 from .observed import Observed
 from .outputs import OutputSource, output_sources
+from .replacement import check_no_replacement
 
 Builder = Callable[[RenderContext], list[dict[str, Any]]]
 
@@ -42,6 +57,25 @@ BUILDERS: tuple[BuilderModule, ...] = (
 
 
 @dataclass(frozen=True)
+class Failover:
+    """What a declared failover (spec.failover) involves, for the status: the regions and the two databases."""
+
+    from_region: str
+    to_region: str
+    old_database: str
+    new_database: str
+    completed: bool  # spec.regions already names toRegion as primary (step 2 done)
+
+
+def failover_of(ctx: RenderContext) -> Failover | None:
+    failover = ctx.spec.failover
+    if failover is None or ctx.promoted is None:
+        return None
+    return Failover(failover.from_region, failover.to_region, names.database(ctx, ctx.primary),
+                    names.database(ctx, ctx.promoted), ctx.spec.primary.name == failover.to_region)
+
+
+@dataclass(frozen=True)
 class RegionInfo:
     """One region of the deployment as status reports it."""
 
@@ -59,6 +93,7 @@ class RenderResult:
     # region -> alarm name -> threshold, for every alarm rendered (status.alarmThresholds)
     thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     outputs: tuple[OutputSource, ...] = ()
+    failover: Failover | None = None
 
     def by_region(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
@@ -86,12 +121,14 @@ def render(deployment: Deployment | Mapping[str, Any], defaults: RegionDefaults,
         resources.extend(builder.build(ctx))
         pending.extend(_tagged(ctx, builder.COMPONENT, ctx.pending[len(pending):]))
     _check_unique(resources)
+    check_no_replacement(ctx, resources)
     return RenderResult(
         tuple(resources), tuple(pending),
         regions=tuple(RegionInfo(r.name, r.code, r.primary) for r in ctx.regions),
         active_payments_region=deployment.spec.active_payments_region,
         thresholds=_thresholds_in_force(resources),
         outputs=output_sources(ctx, resources),
+        failover=failover_of(ctx),
     )
 
 

@@ -3,6 +3,7 @@ that builds the common shell of every managed resource (builders only add `forPr
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..artifact import LambdaArtifact
+from ..aws_facts import AWS_REGIONS, UNLISTED_REGION_NUMBERS
 from ..defaults import RegionDefaults, RegionSettings, resolve_region
 from ..errors import SpecValidationError
 from ..naming import NAME_TEMPLATES, Namer, region_code
@@ -33,7 +35,11 @@ RFC1918: Final = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.
 
 @dataclass(frozen=True)
 class Region:
-    """One region of the deployment with everything builders need already resolved."""
+    """One region of the deployment with everything builders need already resolved.
+
+    `primary` is True on the hub (RenderContext.primary): the spec's primary, or after a failover the old primary,
+    which stays the anchor of peering, S3 replication and the global tables. `number` stands for the region's
+    identity where AWS wants a number (never its position in spec.regions, so list edits renumber nothing)."""
 
     name: str
     code: str
@@ -42,6 +48,7 @@ class Region:
     vpc_cidr: ipaddress.IPv4Network
     public_subnets: tuple[ipaddress.IPv4Network, ...]
     private_subnets: tuple[ipaddress.IPv4Network, ...]
+    number: int = 0
     # The ACM certificate of this region's HTTPS listener (spec.regions[].certificateArn, else
     # spec.edge.certificateArn; parse_spec checked it is in this region); None: HTTP only.
     certificate_arn: str | None = None
@@ -71,6 +78,16 @@ class Pending:
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name} waits for {self.waits_for}"
+
+
+def region_number(name: str) -> int:
+    """The region's number: its fixed entry in aws_facts.AWS_REGIONS, else (a region newer than the table) a hash of
+    its name inside UNLISTED_REGION_NUMBERS. A pure function of the name: adding or removing other regions never
+    changes it."""
+    if name in AWS_REGIONS:
+        return AWS_REGIONS[name]
+    span = UNLISTED_REGION_NUMBERS
+    return span.start + int(hashlib.sha256(name.encode()).hexdigest(), 16) % len(span)
 
 
 def partition(region: str) -> str:
@@ -134,12 +151,18 @@ class RenderContext:
         regions = []
         for i, r in enumerate(spec.regions):
             network, public, private = carve_subnets(r.vpc_cidr, i)
-            regions.append(Region(r.name, region_code(r.name), r.primary, resolve_region(defaults, r, i),
-                                  network, public, private, r.certificate_arn or spec.edge.certificate_arn))
+            regions.append(Region(r.name, region_code(r.name), r.name == spec.hub, resolve_region(defaults, r, i),
+                                  network, public, private, region_number(r.name),
+                                  r.certificate_arn or spec.edge.certificate_arn))
         _check_no_overlap(regions)
+        _check_unique_numbers(regions)
         self.regions: tuple[Region, ...] = tuple(regions)
+        # The hub: spec.regions' primary, or after a failover the old primary (spec.failover.fromRegion).
         self.primary = next(r for r in regions if r.primary)
-        self.secondaries = tuple(r for r in regions if not r.primary)
+        # By name, not list position: links (replicas, replication rules) must not move when the list is reordered.
+        self.secondaries = tuple(sorted((r for r in regions if not r.primary), key=lambda r: r.name))
+        # The region whose read replica a failover promotes (None without spec.failover).
+        self.promoted = self.region(spec.failover.to_region) if spec.failover else None
 
     def region(self, name: str) -> Region:
         return next(r for r in self.regions if r.name == name)
@@ -226,6 +249,19 @@ def _check_no_overlap(regions: list[Region]) -> None:
                     f"spec.regions[{a.index}].vpcCidr",
                     f"{a.vpc_cidr} overlaps {b.vpc_cidr} of spec.regions[{b.index}] ({b.name}); peered VPCs need "
                     "disjoint CIDRs",
+                )
+
+
+def _check_unique_numbers(regions: list[Region]) -> None:
+    """Two regions with one number would get the same NACL rule number or replication priority. Only a region
+    outside aws_facts.AWS_REGIONS (hashed) can collide; the fix is to ask for the region to be added to the table."""
+    for i, a in enumerate(regions):
+        for b in regions[:i]:
+            if a.number == b.number:
+                raise SpecValidationError(
+                    f"spec.regions[{a.index}].name",
+                    f"{a.name} hashes to region number {a.number}, already used by {b.name}; add {a.name} to "
+                    "aws_facts.AWS_REGIONS with a number of its own",
                 )
 
 

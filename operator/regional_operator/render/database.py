@@ -26,8 +26,13 @@ Provider facts that shape this module (provider-upjet-aws v2.6.0, checked in its
   is fixed at creation, so a major upgrade gets a new group), IAM database authentication is enabled, and the
   `postgresql` and `upgrade` logs are exported to CloudWatch Logs (groups made by logging.py, encrypted).
 - Turning replication off for an existing replica is not a promotion path: the standalone shape sets `username`,
-  which the provider can only change by replacing the instance, and upjet refuses replacements. Promotion is
-  a runbook step.
+  which the provider can only change by replacing the instance, and upjet refuses replacements (the CRD makes
+  spec.database.crossRegionReplica immutable).
+- Promotion is `spec.failover`: the promoted region's instance keeps the replica's shape minus `replicateSourceDb`.
+  Removing that field is what makes the Terraform provider call PromoteReadReplica (with backupRetentionPeriod and
+  backupWindow); changing it to another source fails ("cannot elect new source database for replication"), so a
+  replica's source is pinned to what the provider reports (`atProvider.replicateSourceDb`) and only a replica
+  created after a failover follows the new primary. See docs/aws-semantics.md (issue 12).
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
         out.append(parameter_group(ctx, r))
         if r.primary or not ctx.spec.database.cross_region_replica:
             instance = standalone_instance(ctx, r)
+        elif r is ctx.promoted:
+            instance = promoted_instance(ctx, r)
         else:
             instance = replica_instance(ctx, r)
         if instance is not None:
@@ -153,7 +160,6 @@ def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
     key_arn = _key_arn(ctx, r, name)
     if key_arn is None:
         return None
-    retain = ctx.spec.lifecycle == "Retain"
     for_provider = _common(ctx, r, name, key_arn) | {
         "engine": ENGINE,
         "engineVersion": ctx.spec.database.engine_version,
@@ -164,20 +170,53 @@ def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
         "multiAz": True,
         "backupRetentionPeriod": BACKUP_RETENTION_DAYS,
         "backupWindow": BACKUP_WINDOW,
-        # Retain: a deliberate delete still leaves a final snapshot and the automated backups behind.
-        "skipFinalSnapshot": not retain,
-        "deleteAutomatedBackups": not retain,
-    }
-    if retain:
-        for_provider["finalSnapshotIdentifier"] = final_snapshot_identifier(name)
+    } | _retention(ctx, name)
     return ctx.mr("rds/Instance", name, region=r, component=COMPONENT, for_provider=for_provider)
+
+
+def _retention(ctx: RenderContext, name: str) -> dict[str, Any]:
+    """What deleting a writable instance leaves behind: Retain keeps a final snapshot and the automated backups."""
+    retain = ctx.spec.lifecycle == "Retain"
+    out: dict[str, Any] = {"skipFinalSnapshot": not retain, "deleteAutomatedBackups": not retain}
+    if retain:
+        out["finalSnapshotIdentifier"] = final_snapshot_identifier(name)
+    return out
+
+
+def promoted_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
+    """The failover target: the replica's own fields (nothing ForceNew added: no username, dbName, engine) without
+    `replicateSourceDb`, so the provider promotes it, plus what a writable instance needs and RDS can modify in
+    place: backups (PromoteReadReplica takes retention and window), Multi-AZ, its own managed master secret."""
+    name = names.database(ctx, r)
+    key_arn = _key_arn(ctx, r, name)
+    if key_arn is None:
+        return None
+    for_provider = _common(ctx, r, name, key_arn) | {
+        "multiAz": True,
+        "backupRetentionPeriod": BACKUP_RETENTION_DAYS,
+        "backupWindow": BACKUP_WINDOW,
+        "manageMasterUserPassword": True,
+        "masterUserSecretKmsKeyIdRef": ref(names.kms_key(ctx, r)),
+    } | _retention(ctx, name)
+    return ctx.mr("rds/Instance", name, region=r, component=COMPONENT, for_provider=for_provider)
+
+
+def replica_source(ctx: RenderContext, r: Region) -> str | None:
+    """The ARN a replica follows. Once the provider reports one it is kept: RDS cannot move a replica to another
+    source. A new replica follows the writable database: the primary, or after a failover the promoted one."""
+    name = names.database(ctx, r)
+    pinned = ctx.observed.attribute("Instance", name, "replicateSourceDb")
+    if pinned is not None:
+        return pinned
+    writer = ctx.promoted or ctx.primary
+    return ctx.observed_value("Instance", names.database(ctx, writer), "arn", needed_by=("Instance", name))
 
 
 def replica_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
     """A cross-region read replica of the primary, encrypted with this region's key; None until both the source
     ARN and the local key ARN are observed."""
     name = names.database(ctx, r)
-    source_arn = ctx.observed_value("Instance", names.database(ctx, ctx.primary), "arn", needed_by=("Instance", name))
+    source_arn = replica_source(ctx, r)
     key_arn = _key_arn(ctx, r, name)
     if source_arn is None or key_arn is None:
         return None

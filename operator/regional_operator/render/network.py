@@ -85,31 +85,39 @@ def _routing(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     return out
 
 
-def _peer_cidrs(ctx: RenderContext, r: Region) -> list[str]:
-    """The CIDRs this region talks to over peering: the primary talks to every secondary, a secondary only to the
-    primary (a hub, as the peering builder wires it)."""
-    peers = ctx.secondaries if r.primary else (ctx.primary,)
-    return [str(p.vpc_cidr) for p in peers]
+# NACL rule numbers. Fixed rules have fixed numbers; a peer VPC's rule is PEER_RULE_BASE + the peer region's number
+# (aws_facts.AWS_REGIONS), so adding or removing a region adds or removes exactly its own rule and renumbers none.
+# Every field of a NACL rule is ForceNew, so no number may come back with other contents: the private tier's
+# return-traffic rule is 900, a number the positional scheme this replaced (100, 110, ... 200) never used; the rules
+# renamed by that change are created under their new numbers and the old ones pruned, none updated in place.
+PEER_RULE_BASE = 1000
+PRIVATE_EPHEMERAL_RULE = 900
+
+
+def _peers(ctx: RenderContext, r: Region) -> tuple[Region, ...]:
+    """The regions this region talks to over peering: the hub talks to every secondary, a secondary only to the hub
+    (as the peering builder wires it)."""
+    return ctx.secondaries if r.primary else (ctx.primary,)
 
 
 def _nacls(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     vpc = names.vpc(ctx, r)
-    internal = [str(r.vpc_cidr), *_peer_cidrs(ctx, r)]
     https = r.certificate_arn is not None
-    tiers: dict[str, list[tuple[bool, str, int, int, str] | None]] = {
-        # (egress, protocol, from, to, cidr); None keeps a rule's number free, so the numbers (and MR names) of
-        # the other rules do not move when HTTPS is switched on or off.
+    tiers: dict[str, list[tuple[int, bool, str, int, int, str]]] = {
+        # (rule number, egress, protocol, from, to, cidr); numbers are fixed, so the numbers (and MR names) of the
+        # other rules do not move when HTTPS is switched on or off.
         "public": [
-            (False, "tcp", HTTPS_PORT, HTTPS_PORT, ANYWHERE) if https else None,  # only with an HTTPS listener
-            (False, "tcp", HTTP_PORT, HTTP_PORT, ANYWHERE),
-            (False, "tcp", *EPHEMERAL, ANYWHERE),  # return traffic of NAT'd and ALB connections
-            (False, "-1", 0, 0, str(r.vpc_cidr)),  # peers never reach the public tier
-            (True, "-1", 0, 0, ANYWHERE),
+            *([(100, False, "tcp", HTTPS_PORT, HTTPS_PORT, ANYWHERE)] if https else []),  # only with HTTPS
+            (110, False, "tcp", HTTP_PORT, HTTP_PORT, ANYWHERE),
+            (120, False, "tcp", *EPHEMERAL, ANYWHERE),  # return traffic of NAT'd and ALB connections
+            (130, False, "-1", 0, 0, str(r.vpc_cidr)),  # peers never reach the public tier
+            (100, True, "-1", 0, 0, ANYWHERE),
         ],
         "private": [
-            *[(False, "-1", 0, 0, c) for c in internal],
-            (False, "tcp", *EPHEMERAL, ANYWHERE),  # return traffic from the internet through the NAT
-            (True, "-1", 0, 0, ANYWHERE),
+            (100, False, "-1", 0, 0, str(r.vpc_cidr)),
+            (PRIVATE_EPHEMERAL_RULE, False, "tcp", *EPHEMERAL, ANYWHERE),  # return traffic through the NAT
+            *[(PEER_RULE_BASE + p.number, False, "-1", 0, 0, str(p.vpc_cidr)) for p in _peers(ctx, r)],
+            (100, True, "-1", 0, 0, ANYWHERE),
         ],
     }
     out: list[dict[str, Any]] = []
@@ -118,14 +126,7 @@ def _nacls(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         out.append(ctx.mr("ec2/NetworkACL", nacl, region=r, component=COMPONENT, for_provider={
             "vpcIdRef": ref(vpc), "subnetIdRefs": [ref(names.subnet(ctx, r, tier, i)) for i in range(3)],
         }))
-        counters = {False: 100, True: 100}
-        for entry in rules:
-            if entry is None:
-                counters[False] += 10
-                continue
-            egress, protocol, low, high, cidr = entry
-            number = counters[egress]
-            counters[egress] += 10
+        for number, egress, protocol, low, high, cidr in rules:
             direction = "out" if egress else "in"
             rule: dict[str, Any] = {"networkAclIdRef": ref(nacl), "ruleNumber": number, "egress": egress,
                                     "protocol": protocol, "ruleAction": "allow", "cidrBlock": cidr}

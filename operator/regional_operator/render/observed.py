@@ -16,7 +16,10 @@ from ..readiness import readiness
 
 # Every status.atProvider attribute the renderer or the status outputs read. The operator keeps only these of
 # each live MR (memory: the provider mirrors most of the spec into atProvider); observed_value() refuses others.
-OBSERVED_ATTRIBUTES: frozenset[str] = frozenset({"id", "arn", "arnSuffix", "dnsName", "address", "url"})
+# availabilityZone, cidrBlock: what a live subnet/VPC was created with (render/replacement.py refuses a change);
+# replicateSourceDb: the source a live read replica follows (RDS cannot move it to another source).
+OBSERVED_ATTRIBUTES: frozenset[str] = frozenset({"id", "arn", "arnSuffix", "dnsName", "address", "url",
+                                                 "availabilityZone", "cidrBlock", "replicateSourceDb"})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ to a load balancer).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Final
 
@@ -133,7 +134,6 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     exec_role = ctx.names.named("ecs-execution-role", r.name)
     task_role = ctx.names.named("ecs-task-role", r.name)
     exec_policy = ctx.names.regional("ecs-exec-logs", r.name)
-    task_def = ecs_service
     namespace = ctx.names.regional("discovery", r.name)
     discovery = ctx.names.regional("discovery-api", r.name)
 
@@ -156,8 +156,8 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "roleRef": ref(exec_role),
         "policy": _execution_policy(ctx, _arn(ctx, "logs", r.name, f"log-group:{log_group_name(ctx, r)}")),
     }))
-    out.append(ctx.mr("ecs/TaskDefinition", task_def, region=r, component=COMPONENT, for_provider={
-        "family": task_def,
+    task_def_fields: dict[str, Any] = {
+        "family": ecs_service,
         "cpu": str(r.settings.fargate_cpu),
         "memory": str(r.settings.fargate_memory),
         "networkMode": "awsvpc",
@@ -168,7 +168,9 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "taskRoleArn": ctx.arn("iam", r, f"role/{task_role}", regional=False),
         "containerDefinitions": _container_definitions(ctx, r),
         "volume": [{"name": "scratch"}],
-    }))
+    }
+    task_def = task_definition_name(ctx, r, task_def_fields)
+    out.append(ctx.mr("ecs/TaskDefinition", task_def, region=r, component=COMPONENT, for_provider=task_def_fields))
 
     out.append(ctx.mr("servicediscovery/PrivateDNSNamespace", namespace, region=r, component=COMPONENT,
                       for_provider={
@@ -200,6 +202,16 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         out.append(_ecs_service(ctx, r, ecs_service, cluster=cluster, task_def=task_def, registry_arn=registry_arn,
                                 behind_alb=listener is not None))
     return out
+
+
+def task_definition_name(ctx: RenderContext, r: Region, fields: dict[str, Any]) -> str:
+    """The TaskDefinition MR's name carries a digest of its fields. Terraform marks every field of a task definition
+    ForceNew (internal/service/ecs/task_definition.go: family, cpu, memory, container_definitions, ...) and upjet
+    refuses ForceNew updates, so a new image, size or port must be a new MR, i.e. a new revision of the same
+    family, which the ECS Service's taskDefinitionRef then points at (an in-place service update); the old MR is
+    pruned, deregistering the old revision. Tags (updatable in place) are not in the digest."""
+    digest = hashlib.sha256(compact_json(fields).encode()).hexdigest()[:8]
+    return ctx.names.regional(f"payments-api-{digest}", r.name)
 
 
 def _ecs_service(ctx: RenderContext, r: Region, name: str, *, cluster: str, task_def: str,

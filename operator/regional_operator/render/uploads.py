@@ -9,12 +9,16 @@ Replication, primary -> every secondary, never back (a secondary is a DR copy, n
 - an IAM `Role` S3 assumes (trust limited to this account) and a least-privilege `RolePolicy` that names exactly
   the source bucket, the destination buckets and their keys - KMS Decrypt with the source key, Encrypt and
   GenerateDataKey with each destination key, each only via S3 in that key's region;
-- one `BucketReplicationConfiguration` on the primary bucket with a rule (filter on every object, distinct
-  priority) per secondary. SSE-KMS objects are selected explicitly and re-encrypted with the destination
+- one `BucketReplicationConfiguration` on the primary bucket with a rule (filter on every object, priority = the
+  destination region's number from aws_facts.AWS_REGIONS, so adding or removing a region changes only its own
+  rule) per secondary. SSE-KMS objects are selected explicitly and re-encrypted with the destination
   region's key (`replicaKmsKeyId`).
 - Delete markers are NOT replicated (`deleteMarkerReplication: Disabled`): a delete in the primary, accidental
   or malicious, does not remove the DR copy; versioning keeps every version on both sides, and lifecycle
   expires noncurrent versions on each side independently.
+
+After a failover (spec.failover) the promoted region is no longer a destination: replication into the new primary
+stops (with no destination left, the configuration and the role policy are no longer rendered and are pruned).
 
 Observed values: KMS key ARNs are unpredictable (the key id is random), and both the role policy and
 `replicaKmsKeyId` need them as literals: `replicaKmsKeyIdRef` copies the key id, which S3 would resolve in the
@@ -47,8 +51,14 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
 def bucket(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     """The bucket and its settings, identical in every region (replicas need the same versioning and fences);
     a secondary's bucket takes object writes and deletes from the replication role only."""
-    writer = None if r.primary or not ctx.secondaries else replication_role_arn(ctx)
+    # A promoted replica (spec.failover) is no longer a destination and takes the application's writes again.
+    writer = replication_role_arn(ctx) if r in replication_targets(ctx) else None
     return hardened_bucket(ctx, r, names.uploads_bucket(ctx, r), component=COMPONENT, replica_writer=writer)
+
+
+def replication_targets(ctx: RenderContext) -> tuple[Region, ...]:
+    """The destinations: every secondary but the one a failover promoted (nothing replicates into a primary)."""
+    return tuple(r for r in ctx.secondaries if r is not ctx.promoted)
 
 
 def replication_role_name(ctx: RenderContext) -> str:
@@ -80,6 +90,8 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
         for waiting in ctx.pending[before:]:
             ctx.pending.append(Pending("BucketReplicationConfiguration", source, waiting.waits_for))
         return out
+    if not replication_targets(ctx):
+        return out
     policy = ctx.mr("iam/RolePolicy", role, region=primary, component=COMPONENT, external_name=role, for_provider={
         "roleRef": ref(role),
         "policy": replication_policy(ctx, known),
@@ -97,7 +109,7 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
         "rule": [
             {
                 "id": f"to-{r.name}",
-                "priority": priority,
+                "priority": r.number,
                 "status": "Enabled",
                 "filter": dict(ALL_OBJECTS),
                 "deleteMarkerReplication": {"status": "Disabled"},
@@ -107,7 +119,7 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
                     "encryptionConfiguration": {"replicaKmsKeyId": known[r.name]},
                 },
             }
-            for priority, r in enumerate(ctx.secondaries, start=1)
+            for r in replication_targets(ctx)
         ],
     }))
     return out
@@ -125,7 +137,7 @@ def replication_policy(ctx: RenderContext, key_arns: dict[str, str]) -> str:
     """Least privilege for S3 replication: every Resource is an exact bucket, object path or key ARN."""
     primary = ctx.primary
     source = names.uploads_bucket(ctx, primary)
-    destinations = [(r, names.uploads_bucket(ctx, r)) for r in ctx.secondaries]
+    destinations = [(r, names.uploads_bucket(ctx, r)) for r in replication_targets(ctx)]
     statements: list[dict[str, Any]] = [
         {"Sid": "ReadSourceReplicationConfiguration", "Effect": "Allow",
          "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": bucket_arn(source, primary)},
