@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds (or reuses) the real control-plane binaries the tests run: kube-apiserver, kube-controller-manager,
-# kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3) and helm (helm.sh/helm/v3), all from the Go
-# module proxy - the envtest method, no Docker. Binaries are cached outside the repository under a key made of
+# kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), helm (helm.sh/helm/v3) and the Crossplane CLI
+# (github.com/crossplane/crossplane/v2/cmd/crank, for `crossplane render`), all from the Go module proxy - the
+# envtest method, no Docker. Binaries are cached outside the repository under a key made of
 # the tools modules' go.mod/go.sum and this script, so a warm machine reuses them in well under a second.
 # Prints the bin directory on stdout; everything else goes to stderr.
 set -euo pipefail
@@ -10,7 +11,7 @@ tools="$here/tools"
 cache_root="${REGIONAL_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/regional-operator}"
 key="$(cat "$0" "$tools"/*/go.mod "$tools"/*/go.sum | sha256sum | cut -c1-16)"
 bin="$cache_root/controlplane/$key/bin"
-wanted=(etcd kube-apiserver kube-controller-manager kubectl helm)
+wanted=(etcd kube-apiserver kube-controller-manager kubectl helm crossplane)
 
 have_all() { for b in "${wanted[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
 if have_all; then echo "$bin"; exit 0; fi
@@ -41,6 +42,12 @@ helm_ver="$(mod_version "$tools/helm" helm.sh/helm/v3)"
 echo "building helm $helm_ver ..." >&2
 (cd "$tools/helm" && go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$helm_ver" \
   -o "$tmp/helm" helm.sh/helm/v3/cmd/helm)
+
+crossplane_ver="$(mod_version "$tools/crossplane" github.com/crossplane/crossplane/v2)"
+echo "building crossplane (crank) $crossplane_ver ..." >&2
+(cd "$tools/crossplane" && go build -trimpath \
+  -ldflags "-s -w -X github.com/crossplane/crossplane/v2/internal/version.version=$crossplane_ver" \
+  -o "$tmp/crossplane" github.com/crossplane/crossplane/v2/cmd/crank)
 
 mkdir -p "$(dirname "$bin")"
 rm -rf "$bin"

@@ -20,7 +20,15 @@ from .apply import ApplyReport, apply_all, prune, with_ownership
 from .conditions import Condition, merge_conditions
 from .defaults_store import DefaultsStore
 from .resources import CR_REF, MRKey, key_of
-from .status import Assessment, assess, conditions_for, outputs_for, stalled_conditions
+from .status import (
+    Assessment,
+    assess,
+    conditions_for,
+    outputs_for,
+    stalled_conditions,
+    threshold_summary,
+    thresholds_in_force,
+)
 
 
 @dataclass
@@ -54,11 +62,6 @@ class Outcome:
     pending: int = 0
 
 
-def _threshold_summary(thresholds: Mapping[str, Mapping[str, float]]) -> str:
-    return "; ".join(f"{region}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(t.items()))
-                     for region, t in sorted(thresholds.items()))
-
-
 async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict[str, Any]]) -> Outcome:
     meta = cr["metadata"]
     generation = int(meta.get("generation") or 0)
@@ -87,7 +90,7 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
     outcome.pending = len(result.pending)
 
     regions = {r["name"]: region_code(r["name"]) for r in cr["spec"]["regions"]}
-    thresholds = _thresholds(desired)
+    thresholds = thresholds_in_force(desired)
     # Judge readiness on the MRs as they are after this pass's applies: a changed MR has a new generation its
     # conditions do not speak for yet, so the deployment is not Ready until the provider has caught up.
     live = {**live, **report.returned}
@@ -99,9 +102,9 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
                  Condition("Reconciling", False, "ApplyFailed"),
                  Condition("Stalled", True, "ApplyFailed", f"{len(report.errors)} MRs refused by the API server: "
                            f"{first[0][0]}/{first[0][1]}: {first[1]}")]
-        conds += conditions_for(regions, a, result.pending, _threshold_summary(thresholds))[3:]
+        conds += conditions_for(regions, a, result.pending, threshold_summary(thresholds))[3:]
     else:
-        conds = conditions_for(regions, a, result.pending, _threshold_summary(thresholds))
+        conds = conditions_for(regions, a, result.pending, threshold_summary(thresholds))
     if report.prune_waiting or report.pruned:
         conds[1] = Condition("Reconciling", True, "Pruning",
                              f"deleting {len(report.pruned) + len(report.prune_waiting)} MRs no longer rendered")
@@ -159,16 +162,6 @@ def _keep_others(status: Mapping[str, Any], conds: list[Condition]) -> list[Cond
     kept = [Condition(c["type"], {"True": True, "False": False}.get(c["status"]), c.get("reason", ""),
                       c.get("message", "")) for c in status.get("conditions") or [] if c.get("type") not in mine]
     return conds + kept
-
-
-def _thresholds(desired: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    """The alarm thresholds in force, per region and alarm name, as rendered (visible in status)."""
-    out: dict[str, dict[str, float]] = {}
-    for obj in desired:
-        if obj["kind"] == "MetricAlarm":
-            region = obj["metadata"]["labels"]["platform.regional.io/region"]
-            out.setdefault(region, {})[obj["metadata"]["name"]] = float(obj["spec"]["forProvider"]["threshold"])
-    return out
 
 
 def _normalise(value: Any) -> Any:

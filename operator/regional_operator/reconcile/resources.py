@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..kube import ResourceRef
-from ..render.context import LABEL_DEPLOYMENT, LABEL_TIER
-from ..render.kinds import BY_API_KIND, Kind
+from ..render.context import LABEL_DEPLOYMENT
 from ..render.observed import OBSERVED_ATTRIBUTES
+from .facts import MAX_LISTED, MRKey, condition, key_of, kind_of, readiness, tier_of
 
 GROUP: Final = "platform.regional.io"
 VERSION: Final = "v1alpha1"
@@ -21,11 +21,10 @@ KIND: Final = "RegionalDeployment"
 CR_REF: Final = ResourceRef(f"{GROUP}/{VERSION}", PLURAL)
 HASH_ANNOTATION: Final = f"{GROUP}/applied-hash"
 
-MRKey = tuple[str, str]  # (kind, metadata.name) - names are unique per kind within a namespace
-MAX_LISTED: Final = 5  # MRs named in one status message or event before "and N more"
 SPEC_BLOB: Final = "specBlob"  # key of the compressed live spec in a slimmed MR (see slim())
 VERIFIED: Final = "verifiedHash"  # the applied-hash a slimmed MR was found in sync with (see mark_verified())
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration")
+__all__ = ["MAX_LISTED", "MRKey", "condition", "key_of", "kind_of", "readiness", "tier_of"]  # from .facts
 
 
 _SHARED: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
@@ -132,22 +131,9 @@ def live_spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return obj.get("spec") or {}
 
 
-def key_of(obj: Mapping[str, Any]) -> MRKey:
-    return str(obj["kind"]), str(obj["metadata"]["name"])
-
-
-def kind_of(obj: Mapping[str, Any]) -> Kind:
-    return BY_API_KIND[(str(obj["apiVersion"]), str(obj["kind"]))]
-
-
 def ref_of(obj: Mapping[str, Any]) -> ResourceRef:
     k = kind_of(obj)
     return ResourceRef(k.api_version, k.plural)
-
-
-def tier_of(obj: Mapping[str, Any]) -> int:
-    labels = obj["metadata"].get("labels") or {}
-    return int(labels.get(LABEL_TIER, kind_of(obj).tier))
 
 
 def owner_of(obj: Mapping[str, Any]) -> str | None:
@@ -175,26 +161,3 @@ def is_subset(desired: Any, live: Any) -> bool:
     if isinstance(desired, float) and isinstance(live, int | float):
         return float(live) == desired
     return bool(desired == live)
-
-
-def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return dict(cond)
-    return None
-
-
-def readiness(obj: Mapping[str, Any]) -> tuple[bool, str]:
-    """(fresh-ready, why-not). Fresh = Ready and Synced True at the MR's current generation."""
-    generation = obj["metadata"].get("generation")
-    for kind in ("Synced", "Ready"):
-        cond = condition(obj, kind)
-        if cond is None:
-            return False, f"no {kind} condition yet"
-        if cond.get("status") != "True":
-            detail = f": {cond['message']}" if cond.get("message") else ""
-            return False, f"{kind}={cond.get('status')} {cond.get('reason', '')}{detail}".strip()
-        observed = cond.get("observedGeneration")
-        if observed is not None and generation is not None and observed != generation:
-            return False, f"{kind} is for generation {observed}, not {generation}"
-    return True, ""

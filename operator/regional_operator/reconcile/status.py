@@ -11,7 +11,7 @@ from typing import Any
 
 from ..render.context import LABEL_COMPONENT, LABEL_REGION, Pending
 from .conditions import Condition
-from .resources import MAX_LISTED, MRKey, key_of, readiness
+from .facts import MAX_LISTED, MRKey, key_of, readiness
 
 REPLICATION_KINDS = frozenset({"BucketReplicationConfiguration", "Table"})
 
@@ -151,3 +151,19 @@ def outputs_for(regions: Sequence[str], desired: Sequence[Mapping[str, Any]],
                     region = obj["spec"]["forProvider"]["peerRegion"]
                 out.setdefault(region, {})[output] = value
     return out
+
+
+def thresholds_in_force(desired: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """The alarm thresholds in force, per region and alarm name, as rendered (visible in status)."""
+    out: dict[str, dict[str, float]] = {}
+    for obj in desired:
+        if obj["kind"] == "MetricAlarm":
+            region = obj["metadata"]["labels"][LABEL_REGION]
+            out.setdefault(region, {})[obj["metadata"]["name"]] = float(obj["spec"]["forProvider"]["threshold"])
+    return out
+
+
+def threshold_summary(thresholds: Mapping[str, Mapping[str, float]]) -> str:
+    """The AlarmsConfigured message: every region's thresholds, sorted."""
+    return "; ".join(f"{region}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(t.items()))
+                     for region, t in sorted(thresholds.items()))
