@@ -25,18 +25,7 @@ from regional_operator.errors import SpecValidationError
 from regional_operator.render import render
 from regional_operator.render.observed import Observed
 
-from tests.composition.support import (
-    APIS,
-    REPO,
-    XR_KIND,
-    artifact,
-    as_xr,
-    by_key,
-    defaults,
-    example,
-    normalised,
-    observed_all,
-)
+from tests.composition import support
 from tests.controlplane import find_bin_dir
 from tests.controlplane.harness import free_port
 
@@ -63,7 +52,7 @@ def function_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "regional_function.main", "--insecure",
                                  "--address", f"127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT,
-                                cwd=REPO)
+                                cwd=support.REPO)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -86,7 +75,8 @@ def function_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _functions_file(tmp: Path, target: str) -> Path:
     """apis/functions.yaml's Function object, told to use the running function (Development runtime)."""
-    function = next(d for d in yaml.safe_load_all((APIS / "functions.yaml").read_text()) if d["kind"] == "Function")
+    docs = yaml.safe_load_all((support.APIS / "functions.yaml").read_text())
+    function = next(d for d in docs if d["kind"] == "Function")
     function["metadata"]["annotations"] = {RUNTIME: "Development", TARGET: target}
     path = tmp / "functions.yaml"
     path.write_text(yaml.safe_dump(function))
@@ -96,9 +86,9 @@ def _functions_file(tmp: Path, target: str) -> Path:
 def crank_render(crossplane: Path, target: str, tmp: Path, xr: Mapping[str, Any],
                  observed: Sequence[Mapping[str, Any]] | None = None) -> subprocess.CompletedProcess[str]:
     (tmp / "xr.yaml").write_text(yaml.safe_dump(dict(xr)))
-    argv = [str(crossplane), "render", str(tmp / "xr.yaml"), str(APIS / "composition.yaml"),
-            str(_functions_file(tmp, target)), f"--xrd={APIS / 'definition.yaml'}", "--include-function-results",
-            "--timeout=120s"]
+    argv = [str(crossplane), "render", str(tmp / "xr.yaml"), str(support.APIS / "composition.yaml"),
+            str(_functions_file(tmp, target)), f"--xrd={support.APIS / 'definition.yaml'}",
+            "--include-function-results", "--timeout=120s"]
     if observed is not None:
         (tmp / "observed.yaml").write_text(yaml.safe_dump_all([dict(o) for o in observed]))
         argv.append(f"--observed-resources={tmp / 'observed.yaml'}")
@@ -111,7 +101,7 @@ def rendered(proc: subprocess.CompletedProcess[str]) -> tuple[dict[str, Any], li
     assert proc.returncode == 0, proc.stderr[-3000:]
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
     xr, rest = docs[0], docs[1:]
-    assert xr["kind"] == XR_KIND
+    assert xr["kind"] == support.XR_KIND
     results = [d for d in rest if d["kind"] == "Result" and d["apiVersion"].startswith("render.crossplane.io/")]
     composed = [d for d in rest if d not in results]
     return xr, composed, results
@@ -125,17 +115,17 @@ def as_observed(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _mrs(composed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [normalised(d) for d in composed if d["kind"] != "Usage"]
+    return [support.normalised(d) for d in composed if d["kind"] != "Usage"]
 
 
 @pytest.mark.parametrize("name", ["two-region", "three-region"])
 def test_crank_prints_the_renderers_mrs(name: str, crossplane: Path, function_target: str, tmp_path: Path) -> None:
-    cr = example(name)
-    xr_out, composed, results = rendered(crank_render(crossplane, function_target, tmp_path, as_xr(cr)))
-    expected = render(cr, defaults(), None, artifact())
-    assert by_key(_mrs(composed)) == by_key(list(expected.resources))
-    for obj in composed:  # what Crossplane adds, and nothing else was normalised away
-        assert obj["metadata"]["ownerReferences"][0]["kind"] == XR_KIND
+    cr = support.example(name)
+    xr_out, composed, results = rendered(crank_render(crossplane, function_target, tmp_path, support.as_xr(cr)))
+    expected = render(cr, support.defaults(), None, support.artifact())
+    assert support.by_key(_mrs(composed)) == support.by_key(list(expected.resources))
+    for obj in composed:  # what Crossplane adds, and nothing else was support.normalised away
+        assert obj["metadata"]["ownerReferences"][0]["kind"] == support.XR_KIND
         assert obj["metadata"]["labels"]["crossplane.io/composite"] == cr["metadata"]["name"]
         assert obj["metadata"]["annotations"]["crossplane.io/composition-resource-name"] == resource_name(obj)
     warnings = [r["message"] for r in results if r["severity"] == "SEVERITY_WARNING"]
@@ -149,13 +139,14 @@ def test_crank_prints_the_renderers_mrs(name: str, crossplane: Path, function_ta
 
 def test_observed_resources_bring_dependents_exactly_as_the_operator(crossplane: Path, function_target: str,
                                                                      tmp_path: Path) -> None:
-    cr = example("two-region")
-    everything = observed_all(cr)
+    cr = support.example("two-region")
+    everything = support.observed_all(cr)
     # The peering connection has no id yet: its accepter and the routes over it wait, as in the operator.
     observed = [as_observed(o) for o in everything if o["kind"] != "VPCPeeringConnection"]
-    xr_out, composed, results = rendered(crank_render(crossplane, function_target, tmp_path, as_xr(cr), observed))
-    expected = render(cr, defaults(), Observed.from_objects(observed), artifact())
-    assert by_key(_mrs(composed)) == by_key(list(expected.resources))
+    proc = crank_render(crossplane, function_target, tmp_path, support.as_xr(cr), observed)
+    xr_out, composed, results = rendered(proc)
+    expected = render(cr, support.defaults(), Observed.from_objects(observed), support.artifact())
+    assert support.by_key(_mrs(composed)) == support.by_key(list(expected.resources))
     kinds = {d["kind"] for d in _mrs(composed)}
     assert "VPCPeeringConnectionAccepter" not in kinds and "WebACLAssociation" in kinds
     assert xr_out["status"]["pending"] == [str(p) for p in expected.pending]
@@ -168,14 +159,14 @@ def test_observed_resources_bring_dependents_exactly_as_the_operator(crossplane:
 
 def test_fully_observed_and_ready_makes_the_xr_ready(crossplane: Path, function_target: str,
                                                      tmp_path: Path) -> None:
-    cr = example("two-region")
-    observed = [as_observed(o) for o in observed_all(cr)]
-    _, first, _ = rendered(crank_render(crossplane, function_target, tmp_path, as_xr(cr), observed))
-    usages = [as_observed(normalised(u)) for u in first if u["kind"] == "Usage"]
+    cr = support.example("two-region")
+    observed = [as_observed(o) for o in support.observed_all(cr)]
+    _, first, _ = rendered(crank_render(crossplane, function_target, tmp_path, support.as_xr(cr), observed))
+    usages = [as_observed(support.normalised(u)) for u in first if u["kind"] == "Usage"]
     for usage in usages:  # Crossplane's usage controller marks a Usage Available once it is in force
         usage["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Available",
                                            "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
-    xr_out, _, results = rendered(crank_render(crossplane, function_target, tmp_path, as_xr(cr),
+    xr_out, _, results = rendered(crank_render(crossplane, function_target, tmp_path, support.as_xr(cr),
                                                       observed + usages))
     conds = {c["type"]: c for c in xr_out["status"]["conditions"]}
     assert conds["Ready"]["status"] == "True", conds["Ready"]
@@ -186,20 +177,20 @@ def test_fully_observed_and_ready_makes_the_xr_ready(crossplane: Path, function_
     # one MR a generation ahead of its conditions: not ready, and the XR says which
     stale = copy.deepcopy(observed)
     stale[0]["metadata"]["generation"] = 2
-    xr_out, _, _ = rendered(crank_render(crossplane, function_target, tmp_path, as_xr(cr), stale + usages))
+    xr_out, _, _ = rendered(crank_render(crossplane, function_target, tmp_path, support.as_xr(cr), stale + usages))
     ready = next(c for c in xr_out["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "False"
 
 
 def _refused() -> list[tuple[str, dict[str, Any], SpecValidationError]]:
     cases = []
-    for path in sorted((REPO / "tests" / "data" / "invalid").glob("*.yaml")):
+    for path in sorted((support.REPO / "tests" / "data" / "invalid").glob("*.yaml")):
         doc = yaml.safe_load(path.read_text())
         if not isinstance(doc, dict) or doc.get("kind") != "RegionalDeployment" or not isinstance(
                 doc.get("spec"), dict):
             continue
         try:
-            render(doc, defaults(), None, artifact())
+            render(doc, support.defaults(), None, support.artifact())
         except SpecValidationError as err:
             cases.append((path.name, doc, err))
     return cases
@@ -210,7 +201,7 @@ def test_refused_specs_are_a_fatal_result_naming_the_field(crossplane: Path, fun
     cases = _refused()
     assert len(cases) >= 3
     for name, doc, err in cases[:6]:
-        proc = crank_render(crossplane, function_target, tmp_path, as_xr(doc))
+        proc = crank_render(crossplane, function_target, tmp_path, support.as_xr(doc))
         assert proc.returncode != 0, name
         assert "returned a fatal result" in proc.stderr, (name, proc.stderr[-2000:])
         assert f"invalid RegionalDeployment: {err.field}: {err.rule}" in proc.stderr, (name, proc.stderr[-2000:])

@@ -111,8 +111,11 @@ def test_composition_calls_the_function_in_pipeline_mode() -> None:
 def test_runtime_is_non_root_with_a_read_only_root_filesystem() -> None:
     dockerfile = (COMPOSITIONS / "function" / "Dockerfile").read_text()
     users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
-    assert users == ["10001:10001"], "the runtime stage runs as a numeric non-root user"
+    assert users[-1] == "10001:10001", "the image runs as a numeric non-root user"
     assert 'ENTRYPOINT ["function-regional-deployment"]' in dockerfile
+    assert "CMD []" in dockerfile, "the operator image's CMD (--all-namespaces) must not reach the function"
+    operator = (REPO / "Dockerfile").read_text()
+    assert "USER 10001:10001" in operator and "PYTHONDONTWRITEBYTECODE=1" in operator, "what the base provides"
     pyproject = (REPO / "pyproject.toml").read_text()
     assert 'function-regional-deployment = "regional_function.main:cli"' in pyproject
     config = next(d for d in yaml.safe_load_all((APIS / "functions.yaml").read_text())
