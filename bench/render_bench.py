@@ -57,7 +57,8 @@ def deployment(regions: int) -> dict[str, Any]:
         "apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
         "metadata": {"name": "payments", "namespace": "payments"},
         "spec": {"environment": "prod", "environmentSuffix": "prod", "awsAccountId": ACCOUNT_ID,
-                 "costCenter": "cc-payments-001", "regions": entries},
+                 "costCenter": "cc-payments-001", "regions": entries,
+                 "edge": {"certificateArn": f"arn:aws:acm:us-east-1:{ACCOUNT_ID}:certificate/bench"}},
     }
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from regional_operator.mrwatch import MRIndex
 from regional_operator.reconcile.apply import needs_apply, with_ownership
-from regional_operator.reconcile.resources import SPEC_BLOB, VERIFIED, slim
+from regional_operator.watch.mrwatch import MRIndex
+from regional_operator.watch.record import SPEC_BLOB, VERIFIED, slim
 
 OWNER = {"metadata": {"name": "payments", "namespace": "ns", "uid": "u-1",
                       "labels": {"team": "payments"}}}

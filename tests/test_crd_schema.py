@@ -382,7 +382,9 @@ def ten_regions() -> dict[str, Any]:
     return {"apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
             "metadata": {"name": "ten-regions", "namespace": "payments"},
             "spec": {"environment": "prod", "environmentSuffix": "prod", "awsAccountId": "123456789012",
-                     "costCenter": "cc-payments-001", "regions": regions}}
+                     "costCenter": "cc-payments-001",
+                     "regions": [{**r, "certificateArn": f"arn:aws:acm:{r['name']}:123456789012:certificate/ten"}
+                                 for r in regions]}}
 
 
 def test_ten_regions_render() -> None:

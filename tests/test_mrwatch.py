@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from regional_operator.mrwatch import MRIndex, watched_namespaces
-from regional_operator.reconcile.resources import live_spec
-from regional_operator.reconcile.status import OUTPUTS
 from regional_operator.render.kinds import KINDS
 from regional_operator.render.observed import OBSERVED_ATTRIBUTES
+from regional_operator.render.outputs import OUTPUTS
+from regional_operator.watch.mrwatch import MRIndex, watched_namespaces
+from regional_operator.watch.record import live_spec
 
 
 def mr(service: str, kind: str, name: str, owner: str | None = "payments", ns: str = "ns") -> dict[str, Any]:

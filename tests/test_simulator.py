@@ -501,3 +501,113 @@ def test_constructor_refuses_a_client_without_room_for_the_watches() -> None:
     info = kopf.ConnectionInfo(server="https://127.0.0.1:1", token="t", scheme="Bearer")
     with pytest.raises(ValueError, match="max_connections"):
         ProviderSimulator(KubeClient(info))
+
+
+# --------------------------------------------------------------------------------------------- provider semantics
+
+SUBNET = ResourceRef("ec2.aws.m.upbound.io/v1beta1", "subnets")
+ALIAS = ResourceRef("kms.aws.m.upbound.io/v1beta1", "aliases")
+KEY = ResourceRef("kms.aws.m.upbound.io/v1beta1", "keys")
+
+
+def subnet(namespace: str, name: str, vpc_name: str) -> dict[str, Any]:
+    return {"apiVersion": SUBNET.api_version, "kind": "Subnet",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels()},
+            "spec": {"forProvider": {"region": "eu-west-1", "cidrBlock": "10.20.0.0/24",
+                                     "availabilityZone": "eu-west-1a", "vpcIdRef": {"name": vpc_name}},
+                     "providerConfigRef": {"kind": "ClusterProviderConfig", "name": "default"}}}
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("coalesce", [False, True])
+def test_a_reference_resolves_with_the_providers_extractor_once_its_target_exists(
+        cp: ControlPlane, namespace: str, coalesce: bool) -> None:
+    """Subnet.vpcIdRef copies the VPC's external name (provider-references-v2.6.0.tsv). Until the VPC exists the
+    Subnet is not synced, with the provider's reason; once it does, the VPC id lands in spec.forProvider.vpcId."""
+    async def scenario() -> None:
+        async with running_simulator(cp, namespace=namespace, ready_delay=0.1, coalesce_writes=coalesce) as sim:
+            client = sim.client
+            await client.apply(SUBNET, subnet(namespace, "sub-a", "net-late"))
+            if not coalesce:
+                async def unsynced() -> dict[str, Any] | None:
+                    obj = await _get(client, SUBNET, namespace, "sub-a")
+                    synced = condition(obj, "Synced")
+                    return synced if synced.get("status") == "False" else None
+
+                synced = await eventually(unsynced, "Synced=False while the VPC is missing")
+                assert synced["reason"] == "ReconcileError"
+                assert synced["message"].startswith("cannot resolve references: ")
+                assert 'VPC.ec2.aws.m.upbound.io "net-late" not found' in synced["message"]
+            else:
+                await asyncio.sleep(0.5)
+                obj = await _get(client, SUBNET, namespace, "sub-a")
+                assert obj is not None and not is_fresh(obj)
+            await client.apply(VPC, vpc(namespace, "net-late"))
+
+            async def fresh() -> dict[str, Any] | None:
+                obj = await _get(client, SUBNET, namespace, "sub-a")
+                return obj if obj and is_fresh(obj) else None
+
+            obj = await eventually(fresh, "the Subnet Ready once its VPC exists")
+            the_vpc = await _get(client, VPC, namespace, "net-late")
+            assert the_vpc is not None
+            vpc_id = the_vpc["metadata"]["annotations"]["crossplane.io/external-name"]
+            assert vpc_id.startswith("vpc-")
+            assert obj["spec"]["forProvider"]["vpcId"] == vpc_id
+            assert obj["metadata"]["annotations"]["crossplane.io/external-name"].startswith("subnet-")
+            managers = {m["manager"]: m for m in obj["metadata"]["managedFields"] if not m.get("subresource")}
+            assert "f:vpcId" in json.dumps(managers[FIELD_MANAGER]["fieldsV1"])
+            assert sim.stats.references_resolved >= 1
+
+    run(scenario())
+
+
+@pytest.mark.cluster
+def test_external_names_are_written_as_the_provider_keeps_them(cp: ControlPlane, namespace: str) -> None:
+    """A queue's external name becomes its URL; an alias pinned with `alias/` is stored without it; a queue
+    whose external name was pinned to its name fails Observe with the provider's error."""
+    async def scenario() -> None:
+        async with running_simulator(cp, namespace=namespace, ready_delay=0.1) as sim:
+            client = sim.client
+            await client.apply(QUEUE, queue(namespace, "jobs-euw1"))
+            pinned = queue(namespace, "pinned-euw1")
+            pinned["metadata"]["annotations"] = {"crossplane.io/external-name": "pinned-euw1"}
+            await client.apply(QUEUE, pinned)
+            key = {"apiVersion": KEY.api_version, "kind": "Key",
+                   "metadata": {"name": "kms-euw1", "namespace": namespace, "labels": labels("keys", 5)},
+                   "spec": {"forProvider": {"region": "eu-west-1"},
+                            "providerConfigRef": {"kind": "ClusterProviderConfig", "name": "default"}}}
+            await client.apply(KEY, key)
+            alias = {"apiVersion": ALIAS.api_version, "kind": "Alias",
+                     "metadata": {"name": "kms-euw1", "namespace": namespace, "labels": labels("keys", 4),
+                                  "annotations": {"crossplane.io/external-name": "alias/payments-euw1"}},
+                     "spec": {"forProvider": {"region": "eu-west-1", "targetKeyIdRef": {"name": "kms-euw1"}},
+                              "providerConfigRef": {"kind": "ClusterProviderConfig", "name": "default"}}}
+            await client.apply(ALIAS, alias)
+
+            async def fresh(ref: ResourceRef, name: str) -> dict[str, Any] | None:
+                obj = await _get(client, ref, namespace, name)
+                return obj if obj and is_fresh(obj) else None
+
+            q = await eventually(lambda: fresh(QUEUE, "jobs-euw1"), "queue Ready")
+            url = "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-euw1"
+            assert q["metadata"]["annotations"]["crossplane.io/external-name"] == url
+            assert q["status"]["atProvider"]["url"] == url
+            a = await eventually(lambda: fresh(ALIAS, "kms-euw1"), "alias Ready")
+            assert a["metadata"]["annotations"]["crossplane.io/external-name"] == "payments-euw1"
+            assert a["status"]["atProvider"]["id"] == "alias/payments-euw1"
+            k = await _get(client, KEY, namespace, "kms-euw1")
+            assert k is not None
+            assert a["spec"]["forProvider"]["targetKeyId"] == k["metadata"]["annotations"][
+                "crossplane.io/external-name"]  # the key id, as the provider's resolver copies it
+
+            async def failing() -> dict[str, Any] | None:
+                obj = await _get(client, QUEUE, namespace, "pinned-euw1")
+                synced = condition(obj, "Synced")
+                return synced if synced.get("status") == "False" else None
+
+            synced = await eventually(failing, "the pinned queue fails Observe")
+            assert synced["reason"] == "ReconcileError"
+            assert "SQS Queue URL (pinned-euw1) is in the incorrect format" in synced["message"]
+
+    run(scenario())

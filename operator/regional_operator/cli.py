@@ -16,7 +16,9 @@ from .artifact import LambdaArtifact, load_artifact
 from .defaults import load_defaults
 from .errors import DefaultsError, SpecValidationError
 from .render import RenderResult, render
+from .render.context import LABEL_REGION
 from .render.observed import Observed
+from .spec import parse_deployment
 
 EXIT_INVALID = 2
 
@@ -60,11 +62,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         artifact = _artifact(args.no_lambda_package)
         manifests: list[dict[str, Any]] = []
         for cr in crs:
-            result = render(cr, defaults, observed, artifact)
+            deployment = parse_deployment(cr)
+            result = render(deployment, defaults, observed, artifact)
             chosen = [m for m in result.resources
-                      if args.region is None or m["metadata"]["labels"]["platform.regional.io/region"] == args.region]
+                      if args.region is None or m["metadata"]["labels"][LABEL_REGION] == args.region]
             manifests.extend(chosen)
-            print(f"# {cr['metadata'].get('namespace', 'default')}/{cr['metadata']['name']}", file=sys.stderr)
+            print(f"# {deployment.namespace}/{deployment.name}", file=sys.stderr)
             _summary(result, sys.stderr)
     except SpecValidationError as err:
         print(f"error: invalid RegionalDeployment: {err.field}: {err.rule}", file=sys.stderr)

@@ -16,7 +16,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
+from .aws_facts import (
+    CLOUDWATCH_LOG_RETENTION_DAYS,
+    FARGATE_SIZES,
+    ISO_3166_ALPHA2,
+    PCI_LOG_RETENTION_DAYS,
+    postgres_max_connections,
+)
 from .errors import DefaultsError, SpecValidationError
 from .spec import RegionSpec
 
@@ -32,6 +38,7 @@ class _Layer(BaseModel):
     waf_blocked_countries: list[str] | None = None
     waf_rate_limit_per_5min: int | None = Field(default=None, alias="wafRateLimitPer5Min", ge=100)
     log_retention_days: int | None = None
+    production_log_retention_days: int | None = None
     database: dict[str, Any] | None = None
     lambda_: dict[str, Any] | None = Field(default=None, alias="lambda")
     fargate: dict[str, Any] | None = None
@@ -60,6 +67,7 @@ class RegionSettings:
     waf_blocked_countries: tuple[str, ...]
     waf_rate_limit_per_5min: int
     log_retention_days: int
+    production_log_retention_days: int
     db_instance_class: str
     db_allocated_storage_gib: int
     lambda_memory_mb: int
@@ -121,6 +129,7 @@ def resolve_region(defaults: RegionDefaults, region: RegionSpec, index: int) -> 
         waf_blocked_countries=tuple(top("wafBlockedCountries")),
         waf_rate_limit_per_5min=int(top("wafRateLimitPer5Min")),
         log_retention_days=int(top("logRetentionDays")),
+        production_log_retention_days=int(top("productionLogRetentionDays")),
         db_instance_class=str(_pick("instanceClass", index, *nested("database"))),
         db_allocated_storage_gib=int(_pick("allocatedStorageGiB", index, *nested("database"))),
         lambda_memory_mb=int(_pick("memoryMb", index, *nested("lambda"))),
@@ -137,7 +146,7 @@ def resolve_region(defaults: RegionDefaults, region: RegionSpec, index: int) -> 
 
 
 THRESHOLD_KEYS = (
-    "rdsCpuPercent", "rdsFreeStorageBytes", "rdsConnections", "lambdaErrors", "lambdaThrottles",
+    "rdsCpuPercent", "rdsFreeStorageBytes", "rdsConnectionsPercentOfMax", "lambdaErrors", "lambdaThrottles",
     "lambdaDurationP99Ms", "alb5xxCount", "albTargetP99LatencySeconds", "dynamodbThrottles",
     "dynamodbReplicationLatencyMs",
 )
@@ -157,6 +166,13 @@ def _check_settings(settings: RegionSettings, region: str) -> None:
     for zone in settings.availability_zones:
         if not zone.startswith(region):
             raise SpecValidationError(f"{at}.availabilityZones", f"{zone!r} is not a zone of {region}")
+    for key, days in (("logRetentionDays", settings.log_retention_days),
+                      ("productionLogRetentionDays", settings.production_log_retention_days)):
+        if days not in CLOUDWATCH_LOG_RETENTION_DAYS:
+            raise SpecValidationError(f"{at}.{key}", f"{days} is not a CloudWatch Logs retention period")
+    if settings.production_log_retention_days < PCI_LOG_RETENTION_DAYS:
+        raise SpecValidationError(f"{at}.productionLogRetentionDays",
+                                  f"must be at least {PCI_LOG_RETENTION_DAYS} days (PCI DSS 10.5.1: 12 months)")
     for code in settings.waf_blocked_countries:
         if code not in ISO_3166_ALPHA2:
             raise SpecValidationError(f"{at}.wafBlockedCountries", f"{code!r} is not an ISO 3166-1 alpha-2 code")
@@ -165,5 +181,14 @@ def _check_settings(settings: RegionSettings, region: str) -> None:
             raise SpecValidationError(f"{at}.alarmThresholds.{key}", "no value in the CR or the region defaults")
         if settings.thresholds[key] <= 0:
             raise SpecValidationError(f"{at}.alarmThresholds.{key}", "must be positive")
+    if settings.thresholds["rdsConnectionsPercentOfMax"] > 100:
+        raise SpecValidationError(f"{at}.alarmThresholds.rdsConnectionsPercentOfMax", "must be at most 100")
+    if "rdsConnections" in settings.thresholds and settings.thresholds["rdsConnections"] <= 0:
+        raise SpecValidationError(f"{at}.alarmThresholds.rdsConnections", "must be positive")
+    if "rdsConnections" not in settings.thresholds and postgres_max_connections(settings.db_instance_class) is None:
+        raise SpecValidationError(
+            f"{at}.alarmThresholds.rdsConnections",
+            f"the connection limit of {settings.db_instance_class} is not known to the operator: give the "
+            "DatabaseConnections threshold as a number")
     if not settings.payments_api_endpoint.startswith("https://"):
         raise SpecValidationError(f"{at}.paymentsApiEndpoint", "must be an https:// URL")

@@ -40,6 +40,8 @@ NAME_TEMPLATES: Final[dict[str, tuple[str, str, bool, bool]]] = {
     "lambda-function": ("payments-processor", "lambda-function", True, False),
     "queue": ("payments", "sqs-queue", True, False),
     "dead-letter-queue": ("payments-dlq", "sqs-queue", True, False),
+    "flow-logs-role": ("vpc-flow-logs", "iam-role", True, False),
+    "alb-logs-bucket": ("alb-logs", "s3-bucket", True, True),
 }
 
 

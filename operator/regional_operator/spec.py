@@ -6,7 +6,9 @@ that never saw an API server) and reports the first problem as a SpecValidationE
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -14,6 +16,14 @@ from pydantic.alias_generators import to_camel
 from .aws_facts import FARGATE_SIZES, ISO_3166_ALPHA2
 from .errors import SpecValidationError
 from .naming import REGION_PATTERN
+
+MAX_CR_NAME: Final = 40  # label values (63) and MR names stay within limits; the CRD refuses longer too
+CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:"
+# Environments treated as production: they must serve HTTPS (spec.edge.certificateArn) and keep logs a year.
+# The CRD's CEL rule on spec.edge names the same list.
+PRODUCTION_ENVIRONMENTS: tuple[str, ...] = ("prod", "production")
+PRODUCTION_NEEDS_CERTIFICATE = ("is required when spec.environment is prod or production: the payments ALB must "
+                                "serve HTTPS (PCI DSS 4.2.1)")
 
 
 class _Model(BaseModel):
@@ -33,7 +43,8 @@ class AlarmThresholds(_Model):
 
     rds_cpu_percent: float | None = Field(default=None, gt=0, le=100)
     rds_free_storage_bytes: float | None = Field(default=None, gt=0)
-    rds_connections: float | None = Field(default=None, gt=0)
+    rds_connections: float | None = Field(default=None, gt=0)  # absolute; wins over the percentage below
+    rds_connections_percent_of_max: float | None = Field(default=None, gt=0, le=100)
     lambda_errors: float | None = Field(default=None, gt=0)
     lambda_throttles: float | None = Field(default=None, gt=0)
     lambda_duration_p99_ms: float | None = Field(default=None, gt=0)
@@ -71,6 +82,8 @@ class RegionSpec(_Model):
     lambda_: LambdaSettings | None = Field(default=None, alias="lambda")
     fargate: FargateSettings | None = None
     payments_api_endpoint: str | None = Field(default=None, pattern=r"^https://[^\s]+$")
+    # ACM certificates are regional: each region's HTTPS listener needs a certificate of its own region.
+    certificate_arn: str | None = Field(default=None, pattern=CERTIFICATE_ARN_PATTERN)
 
 
 class DatabaseSpec(_Model):
@@ -80,16 +93,27 @@ class DatabaseSpec(_Model):
 
 class PaymentsSpec(_Model):
     active_region: str | None = None
+    # Lambda tracingConfig.mode; Active grants the function's role the two X-Ray write actions it needs.
+    tracing: Literal["Active", "PassThrough"] = "Active"
+
+
+# The default image meets the task contract the service builder renders (non-root, read-only root filesystem with
+# only /tmp writable, no capabilities, port 8080): NGINX's unprivileged build listens on 8080 and keeps its pid
+# and temp files in /tmp. It serves "/" (its index page) and nothing at /healthz, hence the default health check
+# path. A real service image sets its own image and health check path (docs/aws-semantics.md).
+DEFAULT_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.27"
+DEFAULT_HEALTH_CHECK_PATH = "/"
 
 
 class ServiceSpec(_Model):
-    image: str = Field(default="public.ecr.aws/nginx/nginx:1.27", min_length=1)
+    image: str = Field(default=DEFAULT_IMAGE, min_length=1)
     container_port: int = Field(default=8080, ge=1, le=65535)
-    health_check_path: str = Field(default="/healthz", pattern=r"^/")
+    health_check_path: str = Field(default=DEFAULT_HEALTH_CHECK_PATH, pattern=r"^/")
 
 
 class EdgeSpec(_Model):
-    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:")
+    # Used by every region that has no spec.regions[].certificateArn; it must then be in each such region.
+    certificate_arn: str | None = Field(default=None, pattern=CERTIFICATE_ARN_PATTERN)
 
 
 class UploadsSpec(_Model):
@@ -121,8 +145,33 @@ class RegionalDeploymentSpec(_Model):
         return [r for r in self.regions if not r.primary]
 
     @property
+    def is_production(self) -> bool:
+        return self.environment in PRODUCTION_ENVIRONMENTS
+
+    @property
     def active_payments_region(self) -> str:
         return self.payments.active_region or self.primary.name
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One RegionalDeployment as the render wing sees it: where it lives and its parsed spec. Made once at the edge
+    (the CLI per document, the operator per reconcile pass, by parse_deployment); nothing past the edge reads the
+    raw object's spec again."""
+
+    namespace: str
+    name: str
+    spec: RegionalDeploymentSpec
+
+
+def parse_deployment(cr: Mapping[str, Any]) -> Deployment:
+    """The typed model of a RegionalDeployment object (apiVersion/kind/metadata/spec), or a SpecValidationError
+    naming the first field that breaks a rule."""
+    meta = cr.get("metadata") or {}
+    if len(str(meta.get("name") or "")) > MAX_CR_NAME:
+        raise SpecValidationError("metadata.name", f"must be at most {MAX_CR_NAME} characters")
+    return Deployment(namespace=str(meta.get("namespace") or "default"), name=str(meta.get("name") or ""),
+                      spec=parse_spec(cr.get("spec")))
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -176,5 +225,39 @@ def _check_regions(spec: RegionalDeploymentSpec) -> None:
                     f"spec.regions[{i}].fargate.memory",
                     f"{fargate.memory} MiB is not valid with {fargate.cpu} cpu units",
                 )
+        _check_certificate_region(spec, i, region)
     if spec.payments.active_region is not None and spec.payments.active_region not in seen:
         raise SpecValidationError("spec.payments.activeRegion", "must name one of spec.regions[].name")
+
+
+def certificate_region(arn: str) -> str:
+    """The region field of an ARN (arn:partition:service:region:account:resource), "" when it has none."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 else ""
+
+
+def _check_certificate_region(spec: RegionalDeploymentSpec, index: int, region: RegionSpec) -> None:
+    """An ALB can only use an ACM certificate of its own region (ACM User Guide, "Supported Regions": certificates
+    are regional); a certificate of another region makes that region's HTTPS listener fail to create."""
+    own = region.certificate_arn
+    arn = own or spec.edge.certificate_arn
+    if arn is None or certificate_region(arn) == region.name:
+        return
+    field = f"spec.regions[{index}].certificateArn" if own else "spec.edge.certificateArn"
+    raise SpecValidationError(
+        field, f"certificate {arn} is in region {certificate_region(arn) or '(none)'}, but is used in {region.name}: "
+               f"ACM certificates are regional, give spec.regions[{index}].certificateArn a certificate of "
+               f"{region.name}")
+
+
+def check_production(spec: RegionalDeploymentSpec) -> None:
+    """Production serves HTTPS only in every region (the CRD's CEL rule on spec, for the offline CLI). Checked
+    after every per-field rule, so a spec with a malformed field is refused for that field first."""
+    if not spec.is_production or spec.edge.certificate_arn is not None:
+        return
+    missing = [index for index, region in enumerate(spec.regions) if region.certificate_arn is None]
+    if len(missing) == len(spec.regions):  # no certificate anywhere
+        raise SpecValidationError("spec.edge.certificateArn", PRODUCTION_NEEDS_CERTIFICATE)
+    if missing:
+        raise SpecValidationError(f"spec.regions[{missing[0]}].certificateArn",
+                                  "(or spec.edge.certificateArn) " + PRODUCTION_NEEDS_CERTIFICATE)

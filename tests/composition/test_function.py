@@ -17,11 +17,11 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from regional_function import usages as usage_mod
 from regional_function.compose import NOT_MIRRORED, compose, resource_name
 from regional_function.fn import FunctionRunner
+from regional_operator.defaults_store import DefaultsStore
 from regional_operator.errors import SpecValidationError
-from regional_operator.naming import region_code
-from regional_operator.reconcile.defaults_store import DefaultsStore
-from regional_operator.reconcile.facts import key_of, tier_of
-from regional_operator.reconcile.status import assess, conditions_for, threshold_summary, thresholds_in_force
+from regional_operator.identity import key_of
+from regional_operator.reconcile.status import assess, conditions_for
+from regional_operator.reconcile.tiers import tier_of
 from regional_operator.render import render
 from regional_operator.render.kinds import BY_API_KIND
 from regional_operator.render.observed import Observed
@@ -198,9 +198,9 @@ def test_conditions_mirror_the_operators() -> None:
     out = compose(as_xr(cr), observed, defaults(), artifact())
     desired = _mrs(out)
     live = {key_of(o): o for o in observed}
-    regions = {r["name"]: region_code(r["name"]) for r in cr["spec"]["regions"]}
-    operator = conditions_for(regions, assess(desired, live, {}), [],
-                              threshold_summary(thresholds_in_force(desired)))
+    result = render(cr, defaults(), Observed.from_objects(observed), artifact())
+    assert list(result.resources) == desired
+    operator = conditions_for(result, assess(desired, live, {}))
     assert list(out.conditions) == [c for c in operator if c.type not in NOT_MIRRORED]
     types = {c.type: c for c in out.conditions}
     assert {"PeeringReady", "ReplicationReady", "AlarmsConfigured"} <= set(types)
@@ -270,6 +270,20 @@ def test_an_unknown_reference_is_refused_not_ignored() -> None:
     mr = {**mr, "spec": {**mr["spec"], "forProvider": {**mr["spec"]["forProvider"], "madeUpRef": {"name": "x"}}}}
     with pytest.raises(KeyError, match="madeUpRef"):
         usage_mod.references(mr)
+
+
+def test_a_secret_key_selector_is_not_an_mr_reference() -> None:
+    """The replica's passwordSecretRef names a Secret (name + key): no Usage, and not refused as unknown."""
+    cr = example("two-region")
+    replicas = [o for o in render(cr, defaults(), Observed.from_objects(observed_all(cr)), artifact()).resources
+                if o["kind"] == "Instance" and "passwordSecretRef" in o["spec"]["forProvider"]]
+    assert replicas
+    for obj in replicas:
+        assert all("SecretRef" not in path for path, _, _ in usage_mod.references(obj))
+    made_up = {**replicas[0], "spec": {**replicas[0]["spec"], "forProvider": {
+        **replicas[0]["spec"]["forProvider"], "madeUpRef": {"name": "x"}}}}
+    with pytest.raises(KeyError, match="madeUpRef"):
+        usage_mod.references(made_up)
 
 
 def test_usage_names_are_valid_object_names() -> None:

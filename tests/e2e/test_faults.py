@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from regional_operator.artifact import LambdaArtifact, load_artifact
 from regional_operator.defaults import DEFAULTS_ENV, load_defaults
-from regional_operator.reconcile.resources import is_subset, readiness
+from regional_operator.readiness import readiness
+from regional_operator.reconcile.drift import is_subset
 from regional_operator.render import render
 from regional_operator.render.kinds import BY_API_KIND, KINDS
 from regional_operator.render.observed import Observed

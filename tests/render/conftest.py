@@ -17,9 +17,19 @@ from regional_operator.render.observed import Observed
 from regional_operator.spec import parse_spec
 
 ACCOUNT_ID = "123456789012"
-REGION_US_EAST_1 = {"name": "us-east-1", "primary": True, "vpcCidr": "10.10.0.0/16"}
-REGION_US_EAST_2 = {"name": "us-east-2", "vpcCidr": "10.20.0.0/16"}
-REGION_US_WEST_2 = {"name": "us-west-2", "vpcCidr": "10.30.0.0/16"}
+PROD_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+
+
+def certificate_of(region: str) -> str:
+    """An ACM certificate ARN of `region` (certificates are regional: each region's ALB needs one of its own)."""
+    return f"arn:aws:acm:{region}:{ACCOUNT_ID}:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+
+
+# production needs a certificate in every region (CEL and parse_spec): the fixtures render the secure shape
+REGION_US_EAST_1 = {"name": "us-east-1", "primary": True, "vpcCidr": "10.10.0.0/16",
+                    "certificateArn": certificate_of("us-east-1")}
+REGION_US_EAST_2 = {"name": "us-east-2", "vpcCidr": "10.20.0.0/16", "certificateArn": certificate_of("us-east-2")}
+REGION_US_WEST_2 = {"name": "us-west-2", "vpcCidr": "10.30.0.0/16", "certificateArn": certificate_of("us-west-2")}
 
 TWO_REGION_CR: dict[str, Any] = {
     "apiVersion": "platform.regional.io/v1alpha1",
@@ -35,6 +45,14 @@ TWO_REGION_CR: dict[str, Any] = {
 }
 
 CrFactory = Callable[..., dict[str, Any]]
+
+
+def without_certificates(cr: dict[str, Any]) -> dict[str, Any]:
+    """The CR with no certificate anywhere (the fixtures give every region one): a test environment's shape."""
+    for region in cr["spec"]["regions"]:
+        region.pop("certificateArn", None)
+    cr["spec"].pop("edge", None)
+    return cr
 
 
 @pytest.fixture(scope="session")
@@ -114,10 +132,11 @@ def fake_db_arn(region: str, identifier: str) -> str:
 
 @pytest.fixture
 def data_store_observed(context_for: Callable[[dict[str, Any]], RenderContext]) -> Callable[..., Observed]:
-    """data_store_observed(cr, keys=True, primary_db=True): the provider has reported every region's KMS key ARN
-    and/or the primary database ARN."""
+    """data_store_observed(cr, keys=True, primary_db=True, versioning=True): the provider has reported every
+    region's KMS key ARN, the primary database ARN and/or every uploads bucket's versioning as Ready."""
 
-    def factory(cr: dict[str, Any], *, keys: bool = True, primary_db: bool = True) -> Observed:
+    def factory(cr: dict[str, Any], *, keys: bool = True, primary_db: bool = True,
+                versioning: bool = True) -> Observed:
         ctx = context_for(cr)
         objs = []
         if keys:
@@ -126,6 +145,8 @@ def data_store_observed(context_for: Callable[[dict[str, Any]], RenderContext]) 
         if primary_db:
             db = names.database(ctx, ctx.primary)
             objs.append(status_object("Instance", db, arn=fake_db_arn(ctx.primary.name, db)))
+        if versioning:
+            objs += [status_object("BucketVersioning", names.uploads_bucket(ctx, r)) for r in ctx.regions]
         return Observed.from_objects(objs)
 
     return factory

@@ -28,7 +28,7 @@ def test_every_mr_validates(make_cr: Any, render_cr: Any, data_store_observed: A
                             replica: bool) -> None:
     cr = make_cr(regions, lifecycle=lifecycle, database={"crossRegionReplica": replica})
     mrs, _ = _render(render_cr, cr, data_store_observed(cr))
-    assert len(mrs) == 2 * regions  # a subnet group and an instance per region
+    assert len(mrs) == 3 * regions  # a subnet group, a parameter group and an instance per region
     for mr in mrs:
         assert validate_mr(mr) == []
 
@@ -58,9 +58,12 @@ def test_primary_instance(two_region_cr: dict[str, Any], render_cr: Any, context
     assert fp["deletionProtection"] is False
     assert fp["skipFinalSnapshot"] is True
     assert "finalSnapshotIdentifier" not in fp
-    assert fp["manageMasterUserPassword"] is True
-    assert fp["masterUserSecretKmsKeyIdRef"] == {"name": key}
-    assert not {"passwordSecretRef", "autoGeneratePassword", "passwordWoSecretRef"} & fp.keys()
+    # Replicas are wanted (the default): AWS refuses a read replica of a source whose password RDS manages in
+    # Secrets Manager, so the provider generates one into a Secret of the CR's namespace (issue 11, finding 1).
+    assert "manageMasterUserPassword" not in fp and "masterUserSecretKmsKeyIdRef" not in fp
+    assert fp["autoGeneratePassword"] is True
+    assert fp["passwordSecretRef"] == {"name": database.password_secret_name(ctx, p), "key": "password"}
+    assert "namespace" not in fp["passwordSecretRef"]  # a namespaced MR's Secret lives in its own namespace
     assert fp["username"]
     assert fp["backupRetentionPeriod"] >= 7
     assert fp["multiAz"] is True
@@ -89,7 +92,7 @@ def test_nothing_observed_renders_no_instance_and_records_what_waits(two_region_
                                                                      context_for: Any) -> None:
     ctx = context_for(two_region_cr)
     mrs, pending = _render(render_cr, two_region_cr)
-    assert [m["kind"] for m in mrs] == ["SubnetGroup", "SubnetGroup"]
+    assert [m["kind"] for m in mrs] == ["SubnetGroup", "ParameterGroup"] * 2
     primary, replica = names.database(ctx, ctx.primary), names.database(ctx, ctx.secondaries[0])
     assert f"Instance/{primary} waits for Key/{names.kms_key(ctx, ctx.primary)} status.atProvider.arn" in pending
     assert f"Instance/{replica} waits for Instance/{primary} status.atProvider.arn" in pending
@@ -166,3 +169,59 @@ def test_region_overrides_reach_the_instance(make_cr: Any, render_cr: Any, conte
     mrs, _ = _render(render_cr, cr, data_store_observed(cr))
     fp = one(mrs, "Instance", names.database(ctx, ctx.secondaries[0]))["spec"]["forProvider"]
     assert (fp["instanceClass"], fp["allocatedStorage"], fp["engineVersion"]) == ("db.r6g.large", 200, "16.4")
+
+
+def test_a_database_without_replicas_keeps_the_rds_managed_password(make_cr: Any, render_cr: Any, context_for: Any,
+                                                                   data_store_observed: Any) -> None:
+    cr = make_cr(2, database={"crossRegionReplica": False})
+    ctx = context_for(cr)
+    mrs, _ = _render(render_cr, cr, data_store_observed(cr))
+    for r in ctx.regions:
+        fp = one(mrs, "Instance", names.database(ctx, r))["spec"]["forProvider"]
+        assert fp["manageMasterUserPassword"] is True
+        assert fp["masterUserSecretKmsKeyIdRef"] == {"name": names.kms_key(ctx, r)}
+        assert not {"passwordSecretRef", "autoGeneratePassword"} & fp.keys()
+
+
+def test_no_replica_is_rendered_of_a_source_with_a_managed_password(make_cr: Any, render_cr: Any,
+                                                                     data_store_observed: Any) -> None:
+    """The AWS rule itself, over every shape: wherever a replica names a source, that source's password is not
+    managed by RDS (RDS User Guide, Password management with Secrets Manager, Limitations)."""
+    for regions in (2, 3):
+        cr = make_cr(regions)
+        mrs, _ = _render(render_cr, cr, data_store_observed(cr))
+        instances = {m["spec"]["forProvider"]["identifier"]: m["spec"]["forProvider"] for m in mrs
+                     if m["kind"] == "Instance"}
+        replicas = [fp for fp in instances.values() if "replicateSourceDb" in fp]
+        assert len(replicas) == regions - 1
+        for fp in replicas:
+            source = instances[fp["replicateSourceDb"].rsplit(":", 1)[-1]]
+            assert source.get("manageMasterUserPassword") is not True
+            assert source["autoGeneratePassword"] is True
+# --- auditor controls (issue 13): TLS only, IAM authentication, log exports ---------------------------------------
+
+
+@pytest.mark.parametrize("replica", [True, False])
+def test_every_instance_enforces_tls_through_its_regions_parameter_group(make_cr: Any, render_cr: Any,
+                                                                         context_for: Any, data_store_observed: Any,
+                                                                         replica: bool) -> None:
+    cr = make_cr(3, database={"engineVersion": "16.4", "crossRegionReplica": replica})
+    ctx = context_for(cr)
+    mrs, _ = _render(render_cr, cr, data_store_observed(cr))
+    for r in ctx.regions:
+        group = one(mrs, "ParameterGroup", database.parameter_group_name(ctx, r))
+        gfp = group["spec"]["forProvider"]
+        assert gfp["region"] == r.name and gfp["family"] == "postgres16"
+        assert group["metadata"]["annotations"]["crossplane.io/external-name"] == group["metadata"]["name"]
+        assert {"name": "rds.force_ssl", "value": "1", "applyMethod": "immediate"} in gfp["parameter"]
+        fp = one(mrs, "Instance", names.database(ctx, r))["spec"]["forProvider"]
+        assert fp["parameterGroupNameRef"] == {"name": group["metadata"]["name"]}  # copies the external name
+        assert fp["iamDatabaseAuthenticationEnabled"] is True
+        assert fp["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+
+
+def test_a_major_version_gets_its_own_parameter_group(make_cr: Any, context_for: Any) -> None:
+    """The family cannot change in place: a new major version is a new group (the old one is pruned)."""
+    groups = {v: database.parameter_group_name(context_for(make_cr(2, database={"engineVersion": v})),
+                                               context_for(make_cr(2)).primary) for v in ("15", "16", "16.4")}
+    assert groups["16"] == groups["16.4"] != groups["15"]

@@ -22,15 +22,17 @@ from regional_operator.defaults import THRESHOLD_KEYS, RegionDefaults, load_defa
 from regional_operator.errors import SpecValidationError
 from regional_operator.render import RenderResult, render
 from regional_operator.render.observed import Observed
+from regional_operator.spec import PRODUCTION_ENVIRONMENTS
 
 from tests.crdschema import validate_mr
-from tests.render.conftest import ACCOUNT_ID, plausible_status, status_object
+from tests.render.conftest import ACCOUNT_ID, PROD_CERTIFICATE_ARN, plausible_status, status_object
 from tests.render.test_golden import FAKE_ARTIFACT
 
 DEFAULTS: RegionDefaults = load_defaults()
 KNOWN_REGIONS = sorted(DEFAULTS.regions)  # zones and endpoints come from the defaults file
 LOWER = "abcdefghijklmnopqrstuvwxyz"
 ALNUM = LOWER + "0123456789"
+VALID_CERTIFICATE_ARN = PROD_CERTIFICATE_ARN
 
 # --- leaves ----------------------------------------------------------------------------------------------------------
 
@@ -180,7 +182,8 @@ valid_optional: dict[str, st.SearchStrategy[Any]] = {
     "wafBlockedCountries": st.lists(st.sampled_from(sorted(ISO_3166_ALPHA2)), max_size=6),
     "alarmThresholds": st.dictionaries(
         st.sampled_from(THRESHOLD_KEYS), positive, max_size=4).map(
-        lambda t: {k: (min(v, 100) if k == "rdsCpuPercent" else v) for k, v in t.items()}),
+        lambda t: {k: (min(v, 100) if k in ("rdsCpuPercent", "rdsConnectionsPercentOfMax") else v)
+                   for k, v in t.items()}),
     "database": st.fixed_dictionaries({}, optional={
         "instanceClass": st.sampled_from(["db.t4g.medium", "db.r6g.large", "db.m7g.2xlarge"]),
         "allocatedStorageGiB": st.integers(20, 65536)}),
@@ -217,6 +220,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         for key, strategy in valid_optional.items():
             if draw(st.integers(0, 2)) == 0:
                 region[key] = draw(strategy)
+        if draw(st.integers(0, 2)) == 0:  # HTTPS: a certificate of the region's own (ACM certificates are regional)
+            region["certificateArn"] = certificate_of(name)
         regions.append(region)
     spec: dict[str, Any] = {
         "environment": draw(st.from_regex(r"[a-z][a-z0-9-]{0,31}", fullmatch=True)),
@@ -234,12 +239,11 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
                                            "crossRegionReplica": st.booleans()}),
         "payments": st.fixed_dictionaries({"activeRegion": st.sampled_from(names)}),
         "service": st.fixed_dictionaries({}, optional={
-            "image": st.sampled_from(["public.ecr.aws/nginx/nginx:1.27",
+            "image": st.sampled_from(["public.ecr.aws/nginx/nginx-unprivileged:1.27",
                                       "123456789012.dkr.ecr.us-east-1.amazonaws.com/payments-api:1.0"]),
             "containerPort": st.integers(1, 65535),
             "healthCheckPath": st.sampled_from(["/healthz", "/", "/status/ready"])}),
-        "edge": st.fixed_dictionaries({"certificateArn": st.just(
-            "arn:aws:acm:us-east-1:123456789012:certificate/0b7c1a5e")}),
+        "edge": st.fixed_dictionaries({"certificateArn": st.just(certificate_of(names[primary]))}),
         "uploads": st.fixed_dictionaries({}, optional={
             "noncurrentVersionExpirationDays": st.integers(1, 3650),
             "transitionToInfrequentAccessDays": st.integers(30, 3650)}),
@@ -247,7 +251,17 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     for key, strategy in optional.items():
         if draw(st.booleans()):
             spec[key] = draw(strategy)
+    if spec["environment"] in PRODUCTION_ENVIRONMENTS:  # production without a certificate is invalid input
+        spec["edge"] = {"certificateArn": certificate_of(names[primary])}
+    if "edge" in spec:  # the edge certificate serves the primary; every other region needs its own
+        for region in regions:
+            if not region.get("primary"):
+                region.setdefault("certificateArn", certificate_of(region["name"]))
     return spec
+
+
+def certificate_of(region: str) -> str:
+    return f"arn:aws:acm:{region}:123456789012:certificate/0b7c1a5e"
 
 
 # One fault each, on an otherwise valid spec: (name, function applying it).
@@ -256,6 +270,8 @@ def _fault_duplicate_region(draw: st.DrawFn, spec: dict[str, Any]) -> None:
 
 
 def _fault_overlapping_cidr(draw: st.DrawFn, spec: dict[str, Any]) -> None:
+    if len(spec["regions"]) < 2:  # another fault already cut the list to one region
+        return
     a, b = draw(st.permutations(range(len(spec["regions"]))))[:2]
     spec["regions"][a]["vpcCidr"] = spec["regions"][b]["vpcCidr"]
 
@@ -316,7 +332,9 @@ def specs(draw: st.DrawFn) -> Any:
         return draw(wild_specs())
     spec = draw(valid_specs())
     if draw(st.booleans()):
-        for fault in draw(st.lists(st.sampled_from(FAULTS), min_size=1, max_size=2)):
+        faults = draw(st.lists(st.sampled_from(FAULTS), min_size=1, max_size=2))
+        # the arbitrary mutation last: it may replace spec.regions, which the other faults index into
+        for fault in sorted(faults, key=lambda f: f is _fault_mutation):
             fault(draw, spec)
     return spec
 
@@ -395,7 +413,7 @@ def test_render_returns_valid_mrs_or_refuses_naming_a_field(spec: Any, name: str
 def test_an_infinite_threshold_is_refused() -> None:
     cr = {"apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
           "metadata": {"name": "payments", "namespace": "payments"},
-          "spec": {"environment": "prod", "environmentSuffix": "prod", "awsAccountId": ACCOUNT_ID, "costCenter": "c",
+          "spec": {"environment": "dev", "environmentSuffix": "prod", "awsAccountId": ACCOUNT_ID, "costCenter": "c",
                    "regions": [{"name": "us-east-1", "primary": True, "vpcCidr": "10.10.0.0/16",
                                 "alarmThresholds": {"lambdaErrors": float("inf")}},
                                {"name": "us-east-2", "vpcCidr": "10.20.0.0/16"}]}}

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from regional_operator.aws_facts import postgres_max_connections
 from regional_operator.defaults import THRESHOLD_KEYS
+from regional_operator.errors import SpecValidationError
 from regional_operator.render import names
-from regional_operator.render.monitoring import ALARMS, REPLICATION, alarm_name
+from regional_operator.render.monitoring import ALARMS, LEDGER_REPLICATION, REPLICATION, alarm_name
 
 from tests.crdschema import validate_mr
 
@@ -56,7 +59,8 @@ def test_alarm_set_thresholds_and_actions(two_region_cr, render_cr, observe_all,
         topic_arn = f"arn:aws:sns:{r.name}:123456789012:{names.alarm_topic(ctx, r)}"
         for alarm in ALARMS:
             fp = found[alarm_name(ctx, r, alarm.slug)]
-            assert fp["threshold"] == r.settings.thresholds[alarm.threshold]
+            if alarm.threshold != "rdsConnectionsPercentOfMax":
+                assert fp["threshold"] == r.settings.thresholds[alarm.threshold]
             assert fp["alarmActions"] == [topic_arn]
             assert fp["okActionsRefs"] == [{"name": names.alarm_topic(ctx, r)}]
             assert fp["treatMissingData"] == "notBreaching"
@@ -69,7 +73,7 @@ def test_alarm_set_thresholds_and_actions(two_region_cr, render_cr, observe_all,
         for slug in LATENCY:
             assert found[alarm_name(ctx, r, slug)]["extendedStatistic"] == "p99"
             assert "statistic" not in found[alarm_name(ctx, r, slug)]
-    used = {a.threshold for a in (*ALARMS, REPLICATION)}
+    used = {a.threshold for a in (*ALARMS, REPLICATION, LEDGER_REPLICATION)}
     assert used == set(THRESHOLD_KEYS)
 
 
@@ -130,3 +134,69 @@ def test_topic_is_encrypted_and_only_cloudwatch_may_publish(two_region_cr, rende
         assert allows[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
         assert allows[0]["Condition"]["ArnLike"]["aws:SourceArn"].startswith(
             f"arn:aws:cloudwatch:{r.name}:123456789012:alarm:")
+
+
+# --- issue 11, finding 11 ------------------------------------------------------------------------------------------
+
+
+def test_connections_threshold_follows_the_instance_class(make_cr, render_cr, context_for):
+    """RDS for PostgreSQL's max_connections is LEAST(DBInstanceClassMemory/9531392, 5000): one fixed number is
+    above a small class's limit (the alarm could never fire) and far below a large one's."""
+    cr = make_cr(2)
+    cr["spec"]["regions"][0]["database"] = {"instanceClass": "db.r6g.large"}  # 16 GiB
+    cr["spec"]["regions"][1]["database"] = {"instanceClass": "db.t3.micro"}  # 1 GiB
+    ctx = context_for(cr)
+    found = alarms(render_cr(cr))
+    limits = {"us-east-1": 16 * 1024**3 // 9531392, "us-east-2": 1024**3 // 9531392}
+    for r in ctx.regions:
+        threshold = found[alarm_name(ctx, r, "rds-connections")]["threshold"]
+        percent = r.settings.thresholds["rdsConnectionsPercentOfMax"]
+        assert threshold == int(limits[r.name] * percent / 100)
+        assert threshold < limits[r.name]
+    assert postgres_max_connections("db.r6g.large") == limits["us-east-1"]
+
+
+def test_an_absolute_connections_threshold_wins(make_cr, render_cr, context_for):
+    cr = make_cr(2)
+    cr["spec"]["regions"][1]["alarmThresholds"] = {"rdsConnections": 123}
+    ctx = context_for(cr)
+    found = alarms(render_cr(cr))
+    assert found[alarm_name(ctx, ctx.region("us-east-2"), "rds-connections")]["threshold"] == 123
+
+
+def test_an_unknown_instance_class_needs_an_absolute_threshold(make_cr, render_cr):
+    cr = make_cr(2)
+    cr["spec"]["regions"][1]["database"] = {"instanceClass": "db.z9q.huge"}
+    with pytest.raises(SpecValidationError) as err:
+        render_cr(cr)
+    assert err.value.field == "spec.regions[1].alarmThresholds.rdsConnections"
+
+
+def test_the_ledger_table_has_replication_alarms_like_sessions(three_region_cr, render_cr, context_for):
+    ctx = context_for(three_region_cr)
+    found = alarms(render_cr(three_region_cr))
+    for r in ctx.regions:
+        for other in ctx.regions:
+            name = alarm_name(ctx, r, f"{LEDGER_REPLICATION.slug}-{other.code}")
+            if other is r:
+                assert name not in found
+                continue
+            fp = found[name]
+            assert fp["dimensions"] == {"TableName": names.ledger_table(ctx), "ReceivingRegion": other.name}
+            assert fp["metricName"] == "ReplicationLatency"
+            assert fp["threshold"] == r.settings.thresholds["dynamodbReplicationLatencyMs"]
+
+
+def test_key_policy_lets_cloudwatch_use_the_key_as_aws_documents(two_region_cr, render_cr, context_for):
+    """AWS's statement for a service publishing to an encrypted topic (SNS Developer Guide, Key management,
+    "Enable compatibility between event sources from AWS services and encrypted topics") has no condition; a
+    condition AWS does not document for that call path could drop every alarm notification."""
+    ctx = context_for(two_region_cr)
+    result = render_cr(two_region_cr)
+    for r in ctx.regions:
+        key = next(m for m in result.resources if m["kind"] == "Key" and m["metadata"]["name"] == names.kms_key(ctx, r))
+        statements = json.loads(key["spec"]["forProvider"]["policy"])["Statement"]
+        (cw,) = [s for s in statements if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+        assert cw == {"Sid": "CloudWatchAlarmsPublishToEncryptedTopic", "Effect": "Allow",
+                      "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                      "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"}

@@ -107,7 +107,8 @@ def test_each_region_has_a_hardened_artifacts_bucket(rendered: Renderer) -> None
                                             "restrictPublicBuckets"))
         policy = json.loads(fp(one(result, "BucketPolicy", bucket))["policy"])
         assert {s["Sid"] for s in policy["Statement"]} == {
-            "DenyInsecureTransport", "DenyNonKmsEncryption", "DenyMissingEncryptionHeader"}
+            "DenyInsecureTransport", "DenyNonKmsEncryption", "DenyMissingEncryptionHeader", "DenyOtherKmsKey",
+            "KeepAclsDisabled"}
         assert all(s["Effect"] == "Deny" for s in policy["Statement"])
 
 
@@ -127,7 +128,9 @@ def test_code_object_is_the_package_addressed_by_its_sha256(rendered: Renderer, 
             assert "payments/handler.py" in archive.namelist()
             assert "def lambda_handler(" in archive.read("payments/handler.py").decode()
         assert spec["serverSideEncryption"] == "aws:kms"
-        assert spec["kmsKeyIdRef"] == {"name": names.kms_key(ctx, r)}
+        # the key ARN (S3 reports the object's key as an ARN; kmsKeyIdRef would copy the key id, finding 5)
+        assert spec["kmsKeyId"] == f"arn:aws:kms:{r.name}:{ACCOUNT_ID}:key/{names.kms_key(ctx, r)}"
+        assert "kmsKeyIdRef" not in spec
         assert spec["contentType"] == "application/zip"
 
 
@@ -303,7 +306,11 @@ def test_lambda_role_policy_grants_exactly_its_own_resources(rendered: Renderer)
             f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{names.kms_key(ctx, r)}": {"kms:Decrypt", "kms:GenerateDataKey"},
             f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{function}:*": {
                 "logs:CreateLogStream", "logs:PutLogEvents"},
-            "*": set(payments.VPC_ENI_ACTIONS),
+            # ENIs for the VPC (describe only: the rest is scoped), and X-Ray for active tracing (the default):
+            # neither has resource-level permissions
+            "*": {"ec2:DescribeNetworkInterfaces"} | set(payments.XRAY_ACTIONS),
+            **{f"arn:aws:ec2:{region}:{ACCOUNT_ID}:{kind}/*": set(payments.VPC_ENI_MANAGE_ACTIONS)
+               for kind in ("network-interface", "security-group", "subnet")},
         }
         # the ledger calls the handler makes (TransactWriteItems Put + Update, GetItem) are covered
         assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"} <= grants[
@@ -324,3 +331,104 @@ def test_every_mr_validates_against_the_provider_crds(rendered: Renderer, region
     assert {"Object", "Function", "EventSourceMapping"} <= {m["kind"] for m in result.resources}
     errors = [e for m in result.resources for e in validate_mr(m)]
     assert errors == []
+
+
+# --- issue 11: what AWS and the provider would refuse --------------------------------------------------------------
+
+
+def test_function_key_is_the_key_arn_not_a_ref(rendered: Renderer) -> None:
+    """Function.kmsKeyArnRef copies the Key's external name (the key id); CreateFunction's KMSKeyArn takes only an
+    ARN (finding 2)."""
+    result, ctx = rendered(2)
+    for r in ctx.regions:
+        spec = fp(one(result, "Function", names.lambda_function(ctx, r)))
+        assert spec["kmsKeyArn"] == f"arn:aws:kms:{r.name}:{ACCOUNT_ID}:key/{names.kms_key(ctx, r)}"
+        assert "kmsKeyArnRef" not in spec
+
+
+def test_function_and_object_wait_for_the_key_arn(defaults: RegionDefaults, make_cr: CrFactory,
+                                                  artifact: LambdaArtifact) -> None:
+    cr = make_cr(2)
+    result = render(cr, defaults, Observed(), artifact)
+    assert not [m for m in result.resources if m["kind"] in ("Function", "Object")]
+    assert {p.kind for p in result.pending if "Key/" in p.waits_for} >= {"Function"}
+
+
+@pytest.mark.parametrize(("tracing", "xray"), [(None, True), ("Active", True), ("PassThrough", False)])
+def test_active_tracing_comes_with_the_xray_permissions_it_needs(rendered: Renderer, tracing: str | None,
+                                                                 xray: bool) -> None:
+    """Lambda refuses active tracing unless the execution role may write traces (finding 3); tracing is a setting
+    whose default stays Active, and PassThrough grants nothing."""
+    result, ctx = rendered(2, **({"payments": {"tracing": tracing}} if tracing else {}))
+    for r in ctx.regions:
+        assert fp(one(result, "Function", names.lambda_function(ctx, r)))["tracingConfig"] == {
+            "mode": tracing or "Active"}
+        statements = json.loads(fp(one(result, "RolePolicy", ctx.names.named("lambda-role", r.name)))["policy"])[
+            "Statement"]
+        traces = [s for s in statements if set(_as_set(s["Action"])) & set(payments.XRAY_ACTIONS)]
+        if xray:
+            assert traces == [{"Sid": "WriteTraces", "Effect": "Allow", "Action": payments.XRAY_ACTIONS,
+                               "Resource": "*"}]
+            assert set(payments.XRAY_ACTIONS) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+        else:
+            assert traces == []
+
+
+def test_queues_leave_their_external_name_to_the_provider(rendered: Renderer) -> None:
+    """A queue's external name is its URL, which AWS assigns; the operator must not pin it (finding 4)."""
+    result, _ = rendered(2)
+    queues = [m for m in result.resources if m["kind"] == "Queue"]
+    assert queues
+    for q in queues:
+        assert EXTERNAL_NAME not in (q["metadata"].get("annotations") or {})
+
+
+def test_main_queue_waits_for_the_dlq_and_the_mapping_for_the_queue(defaults: RegionDefaults, make_cr: CrFactory,
+                                                                    artifact: LambdaArtifact,
+                                                                    context_for: Callable[[dict[str, Any]],
+                                                                                          RenderContext]) -> None:
+    """SQS refuses a redrive policy naming a queue that does not exist yet, and CreateEventSourceMapping a queue
+    that does not exist: each dependent waits for what it needs to be Ready (finding 10)."""
+    cr = make_cr(2)
+    ctx = context_for(cr)
+    first = render(cr, defaults, Observed(), artifact)
+    queue_names = {m["metadata"]["name"] for m in first.resources if m["kind"] == "Queue"}
+    assert queue_names == {names.dead_letter_queue(ctx, r) for r in ctx.regions}
+    for r in ctx.regions:
+        assert any(p.kind == "Queue" and p.name == names.queue(ctx, r)
+                   and p.waits_for == f"Queue/{names.dead_letter_queue(ctx, r)} Ready" for p in first.pending)
+    assert not [m for m in first.resources if m["kind"] == "EventSourceMapping"]
+    dlqs_ready = Observed.from_objects(
+        {"kind": "Queue", "metadata": {"name": names.dead_letter_queue(ctx, r)},
+         "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "True"}]}}
+        for r in ctx.regions)
+    second = render(cr, defaults, dlqs_ready, artifact)
+    assert {m["metadata"]["name"] for m in second.resources if m["kind"] == "Queue"} == queue_names | {
+        names.queue(ctx, r) for r in ctx.regions}
+    not_ready = Observed.from_objects(
+        {"kind": "Queue", "metadata": {"name": names.dead_letter_queue(ctx, r)},
+         "status": {"conditions": [{"type": "Ready", "status": "False"}]}} for r in ctx.regions)
+    assert not [m for m in render(cr, defaults, not_ready, artifact).resources
+                if m["kind"] == "Queue" and m["metadata"]["name"] not in queue_names]
+def test_lambda_key_use_is_narrowed_to_its_services_and_own_data(rendered: Renderer) -> None:
+    """Every KMS grant of the Lambda role names the service it goes through (kms:ViaService, in the key's region)
+    and the encryption context of the function's own queues, ledger table or environment (issue 13)."""
+    result, ctx = rendered(2)
+    for r in ctx.regions:
+        statements = json.loads(fp(one(result, "RolePolicy", ctx.names.named("lambda-role", r.name)))["policy"])
+        kms = [s for s in statements["Statement"] if any(a.startswith("kms:") for a in _as_set(s["Action"]))]
+        contexts = {}
+        for s in kms:
+            equals = s["Condition"]["StringEquals"]
+            service = equals.pop("kms:ViaService")
+            assert service.endswith(f".{r.name}.amazonaws.com")
+            ((key, value),) = equals.items()
+            contexts[service.split(".")[0]] = (key, value)
+        queue_arn = f"arn:aws:sqs:{r.name}:{ACCOUNT_ID}"
+        assert contexts == {
+            "sqs": ("kms:EncryptionContext:aws:sqs:arn", sorted([f"{queue_arn}:{names.queue(ctx, r)}",
+                                                                 f"{queue_arn}:{names.dead_letter_queue(ctx, r)}"])),
+            "dynamodb": ("kms:EncryptionContext:aws:dynamodb:tableName", names.ledger_table(ctx)),
+            "lambda": ("kms:EncryptionContext:aws:lambda:FunctionArn",
+                       f"arn:aws:lambda:{r.name}:{ACCOUNT_ID}:function:{names.lambda_function(ctx, r)}"),
+        }

@@ -15,11 +15,11 @@ from regional_operator.defaults import RegionDefaults, load_defaults
 from regional_operator.errors import SpecValidationError
 from regional_operator.naming import SUFFIX_PATTERN, max_suffix_length
 from regional_operator.render import RenderResult, names, render
-from regional_operator.render.context import EXTERNAL_NAME, MAX_CR_NAME, RenderContext
+from regional_operator.render.context import EXTERNAL_NAME, RenderContext
 from regional_operator.render.observed import Observed
-from regional_operator.spec import parse_spec
+from regional_operator.spec import MAX_CR_NAME, parse_spec
 
-from tests.render.conftest import ACCOUNT_ID, plausible_status, status_object
+from tests.render.conftest import ACCOUNT_ID, certificate_of, plausible_status, status_object
 from tests.render.test_golden import FAKE_ARTIFACT
 
 DEFAULTS: RegionDefaults = load_defaults()
@@ -84,7 +84,8 @@ def make_cr(regions: list[dict[str, Any]], *, suffix: str = "prod", name: str = 
         "apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"environment": "prod", "environmentSuffix": suffix, "costCenter": "cc-1234",
-                 "awsAccountId": ACCOUNT_ID, "regions": regions, **spec},
+                 "awsAccountId": ACCOUNT_ID,
+                 "regions": [{"certificateArn": certificate_of(r["name"]), **r} for r in regions], **spec},
     }
 
 
@@ -171,7 +172,8 @@ def name_problems(mr: dict[str, Any]) -> list[str]:
     elif kind == "WebACL":
         need(len(name) <= 128 and bool(re.match(r"^[\w-]+$", name)), "WAFv2 names are at most 128")
     elif kind == "Alias":
-        need(len(name) <= 256 and name.startswith("alias/") and not name.startswith("alias/aws"), "KMS alias")
+        # the external name is the alias without `alias/` (the provider adds it); AWS reserves alias/aws/*
+        need(len(f"alias/{name}") <= 256 and not name.startswith(("alias/", "aws/")), "KMS alias")
     elif kind == "Topic":
         need(len(name) <= 256, "SNS topic names are at most 256")
     elif kind == "SecurityGroup":

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
-from regional_operator.defaults import RegionDefaults
-from regional_operator.render import names, payments, render
+from regional_operator.aws_facts import ELB_LOG_DELIVERY_ACCOUNTS
+from regional_operator.defaults import RegionDefaults, parse_defaults
+from regional_operator.errors import SpecValidationError
+from regional_operator.render import database, endpoints, keys, logging, names, payments, render, uploads
 from regional_operator.render.context import (
     EXTERNAL_NAME,
     LABEL_COMPONENT,
@@ -24,8 +26,9 @@ from regional_operator.render.context import (
 )
 from regional_operator.render.kinds import BY_API_KIND
 from regional_operator.render.observed import Observed
-from regional_operator.spec import parse_spec
+from regional_operator.spec import PRODUCTION_ENVIRONMENTS, parse_spec
 
+from tests.render.conftest import ACCOUNT_ID
 from tests.render.test_golden import FAKE_ARTIFACT
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -102,8 +105,13 @@ def test_dynamodb_tables_and_every_replica_use_their_region_key(example: Rendere
 
 
 def test_buckets_and_objects_are_sse_kms_with_their_region_key(example: Rendered) -> None:
-    buckets = example.of("Bucket")
+    """Every bucket but the ALB access-log buckets (ALB log delivery supports SSE-S3 only) is on the region key."""
+    log_buckets = {logging.alb_logs_bucket(example.ctx, r) for r in example.ctx.regions}
+    buckets = [b for b in example.of("Bucket") if b["metadata"]["name"] not in log_buckets]
     assert len(buckets) == 2 * len(example.ctx.regions)  # uploads and Lambda artifacts
+    for name in log_buckets:
+        (rule,) = fp(example.one("BucketServerSideEncryptionConfiguration", name))["rule"]
+        assert rule == {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
     for bucket in buckets:
         name, region = bucket["metadata"]["name"], region_of(bucket)
         (rule,) = fp(example.one("BucketServerSideEncryptionConfiguration", name))["rule"]
@@ -112,24 +120,27 @@ def test_buckets_and_objects_are_sse_kms_with_their_region_key(example: Rendered
         assert region_of(example.one("BucketServerSideEncryptionConfiguration", name)) == region
     for obj in example.of("Object"):
         assert fp(obj)["serverSideEncryption"] == "aws:kms"
-        assert fp(obj)["kmsKeyIdRef"] == own_key(example, region_of(obj))
+        # by ARN: the bucket policy's key condition compares the key ARN (conftest's plausible_status ARN)
+        region = region_of(obj)
+        assert fp(obj)["kmsKeyId"] == f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{own_key(example, region)['name']}"
 
 
 def test_queues_topics_log_groups_and_functions_use_their_region_key(example: Rendered) -> None:
     regions = len(example.ctx.regions)
     queues, topics = example.of("Queue"), example.of("Topic")
     groups, functions = example.of("Group"), example.of("Function")
-    assert (len(queues), len(topics), len(groups), len(functions)) == (2 * regions, regions, 2 * regions, regions)
+    # log groups per region: Lambda, ECS, flow logs, WAF, and the database's postgresql and upgrade logs
+    assert (len(queues), len(topics), len(groups), len(functions)) == (2 * regions, regions, 6 * regions, regions)
     for m in queues + topics:
         assert fp(m)["kmsMasterKeyId"] == own_alias(example, region_of(m))
     for m in groups:
         assert fp(m)["kmsKeyIdRef"] == own_key(example, region_of(m))
     for m in functions:
-        assert fp(m)["kmsKeyArnRef"] == own_key(example, region_of(m))
-    # the aliases SQS and SNS name resolve to the same region's key
+        assert fp(m)["kmsKeyArn"].startswith(f"arn:aws:kms:{region_of(m)}:")  # CreateFunction takes only an ARN
+    # the aliases SQS and SNS name resolve to the same region's key (the external name is kept without `alias/`)
     for alias in example.of("Alias"):
         region = region_of(alias)
-        assert alias["metadata"]["annotations"][EXTERNAL_NAME] == own_alias(example, region)
+        assert f"alias/{alias['metadata']['annotations'][EXTERNAL_NAME]}" == own_alias(example, region)
         assert fp(alias)["targetKeyIdRef"] == own_key(example, region)
 
 
@@ -187,7 +198,9 @@ def test_only_the_alb_is_reachable_from_the_internet(example: Rendered) -> None:
                     if fp(m).get("cidrIpv4") in ANYWHERE or fp(m).get("cidrIpv6") in ANYWHERE]
     assert open_ingress, "the ALB must take traffic from the internet"
     assert {fp(m)["securityGroupIdRef"]["name"] for m in open_ingress} == alb_sgs
-    assert sorted(fp(m)["fromPort"] for m in open_ingress) == sorted([80, 443] * len(ctx.regions))
+    # 80 everywhere; 443 only where the region has an HTTPS listener (a certificate)
+    https = [r for r in ctx.regions if r.certificate_arn]
+    assert sorted(fp(m)["fromPort"] for m in open_ingress) == sorted([80] * len(ctx.regions) + [443] * len(https))
     assert not any("ingress" in fp(m) for m in example.of("SecurityGroup"))  # no inline rules bypassing the above
 
     albs = {names.alb(ctx, r) for r in ctx.regions}
@@ -207,7 +220,7 @@ def test_only_the_alb_is_reachable_from_the_internet(example: Rendered) -> None:
 
 POLICY_FIELDS: dict[str, str] = {
     "RolePolicy": "policy", "Role": "assumeRolePolicy", "BucketPolicy": "policy", "QueuePolicy": "policy",
-    "TopicPolicy": "policy", "Key": "policy",
+    "TopicPolicy": "policy", "Key": "policy", "VPCEndpoint": "policy",
 }
 
 
@@ -239,11 +252,28 @@ ALLOW_LIST: tuple[Allowance, ...] = (
                                   and list(s["Principal"]) == ["AWS"] and s["Principal"]["AWS"].endswith(":root")),
     ),
     Allowance(
-        "lambda-vpc-eni",
-        "EC2 network-interface actions support no resource-level permissions; a Lambda function in a VPC needs "
-        "them to attach (payments.VPC_ENI_ACTIONS, exactly those actions).",
+        "lambda-xray-traces",
+        "Active tracing: Lambda requires xray:PutTraceSegments and xray:PutTelemetryRecords on the execution role, "
+        "and X-Ray supports no resource-level permissions for them (payments.XRAY_ACTIONS, exactly those actions).",
         lambda kind, s, problem: (kind == "RolePolicy" and problem == "Resource '*'"
-                                  and sorted(_list(s["Action"])) == sorted(payments.VPC_ENI_ACTIONS)),
+                                  and sorted(_list(s["Action"])) == sorted(payments.XRAY_ACTIONS)),
+    ),
+    Allowance(
+        "lambda-vpc-eni-describe",
+        "ec2:DescribeNetworkInterfaces supports no resource-level permissions; a Lambda function in a VPC needs it "
+        "(payments.VPC_ENI_DESCRIBE_ACTIONS, exactly that action; the ENI-changing actions are scoped).",
+        lambda kind, s, problem: (kind == "RolePolicy" and problem == "Resource '*'"
+                                  and sorted(_list(s["Action"])) == sorted(payments.VPC_ENI_DESCRIBE_ACTIONS)),
+    ),
+    Allowance(
+        "vpc-endpoint-policy-principal",
+        "A gateway endpoint policy limits what may pass through the endpoint; Principal '*' with aws:PrincipalAccount "
+        "(this account's principals) or the ECR layer bucket (read by AWS on the image pull) is the documented form, "
+        "and every Resource is named exactly.",
+        lambda kind, s, problem: (kind == "VPCEndpoint" and problem == "public Principal '*'"
+                                  and "*" not in _list(s["Resource"])
+                                  and (s.get("Condition") == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT_ID}}
+                                       or s.get("Sid") == "EcrImageLayers")),
     ),
 )
 
@@ -356,3 +386,238 @@ def test_tags_and_labels(example: Rendered) -> None:
         assert tags["Region"] == labels[LABEL_REGION], where
         assert tags["CostCenter"] == spec["costCenter"], where
         assert tags["ManagedBy"] == MANAGED_BY, where
+
+
+# --- auditor controls (issue 13) ----------------------------------------------------------------------------------
+
+
+def of_region(ex: Rendered, kind: str, region: str) -> list[dict[str, Any]]:
+    return [m for m in ex.of(kind) if region_of(m) == region]
+
+
+def test_the_examples_are_production_with_a_certificate(example: Rendered) -> None:
+    assert example.ctx.spec.is_production
+    assert all(r.certificate_arn is not None and f":acm:{r.name}:" in r.certificate_arn for r in example.ctx.regions)
+
+
+def test_no_listener_forwards_plain_http(example: Rendered) -> None:
+    """Port 80 redirects to HTTPS (or, without a certificate, answers a fixed response): it never forwards."""
+    for listener in example.of("LBListener"):
+        actions = fp(listener)["defaultAction"]
+        if fp(listener)["protocol"] == "HTTP":
+            assert [a["type"] for a in actions] in (["redirect"], ["fixed-response"]), listener["metadata"]["name"]
+            if actions[0]["type"] == "redirect":
+                assert actions[0]["redirect"]["protocol"] == "HTTPS"
+        else:
+            assert fp(listener)["protocol"] == "HTTPS" and fp(listener)["certificateArn"]
+
+
+def test_every_vpc_has_flow_logs_of_all_traffic_to_an_encrypted_group(example: Rendered) -> None:
+    for r in example.ctx.regions:
+        (flow,) = of_region(example, "FlowLog", r.name)
+        f = fp(flow)
+        assert f["vpcIdRef"] == {"name": names.vpc(example.ctx, r)}
+        assert (f["trafficType"], f["logDestinationType"]) == ("ALL", "cloud-watch-logs")
+        group = example.one("Group", f["logDestinationRef"]["name"])
+        assert fp(group)["kmsKeyIdRef"] == own_key(example, r.name)
+        role = example.one("Role", f["iamRoleArnRef"]["name"])
+        (trust,) = json.loads(fp(role)["assumeRolePolicy"])["Statement"]
+        assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+        assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT_ID}
+        assert trust["Condition"]["ArnLike"] == {"aws:SourceArn": f"arn:aws:ec2:{r.name}:{ACCOUNT_ID}:vpc-flow-log/*"}
+        (grant,) = json.loads(fp(example.one("RolePolicy", role["metadata"]["name"]))["policy"])["Statement"]
+        group_arn = f"arn:aws:logs:{r.name}:{ACCOUNT_ID}:log-group:{group['metadata']['annotations'][EXTERNAL_NAME]}"
+        assert sorted(grant["Resource"]) == [group_arn, f"{group_arn}:*"]
+
+
+def test_alb_access_logs_go_to_a_dedicated_sse_s3_bucket_only_elb_may_write(example: Rendered) -> None:
+    for r in example.ctx.regions:
+        (lb,) = of_region(example, "LB", r.name)
+        logs = fp(lb)["accessLogs"]
+        assert logs["enabled"] is True
+        bucket = logs["bucketRef"]["name"]
+        assert bucket == logging.alb_logs_bucket(example.ctx, r) and region_of(example.one("Bucket", bucket)) == r.name
+        statements = {s["Sid"]: s for s in json.loads(fp(example.one("BucketPolicy", bucket))["policy"])["Statement"]}
+        allow = [s for s in statements.values() if s["Effect"] == "Allow"]
+        assert allow == [statements["ElbLogDelivery"]]
+        assert allow[0]["Action"] == "s3:PutObject"
+        assert allow[0]["Resource"] == f"arn:aws:s3:::{bucket}/{logs['prefix']}/AWSLogs/{ACCOUNT_ID}/*"
+        # us-east-1/2 and us-west-2 predate August 2022: the regional ELB account (AWS's table)
+        assert allow[0]["Principal"] == {"AWS": f"arn:aws:iam::{ELB_LOG_DELIVERY_ACCOUNTS[r.name]}:root"}
+        lifecycle = fp(example.one("BucketLifecycleConfiguration", bucket))["rule"]
+        assert lifecycle[0]["expiration"] == [{"days": example.ctx.log_retention_days(r)}]
+
+
+def test_waf_logs_to_an_aws_waf_logs_group_with_credentials_redacted(example: Rendered) -> None:
+    for r in example.ctx.regions:
+        (config,) = of_region(example, "WebACLLoggingConfiguration", r.name)
+        c = fp(config)
+        assert c["resourceArnRef"] == {"name": names.waf(example.ctx, r)}
+        (destination,) = c["logDestinationConfigs"]
+        prefix = f"arn:aws:logs:{r.name}:{ACCOUNT_ID}:log-group:"
+        assert destination.startswith(prefix + "aws-waf-logs-")
+        groups = [g for g in of_region(example, "Group", r.name)
+                  if prefix + g["metadata"]["annotations"][EXTERNAL_NAME] == destination]
+        assert len(groups) == 1 and fp(groups[0])["kmsKeyIdRef"] == own_key(example, r.name)
+        assert {f["singleHeader"]["name"] for f in c["redactedFields"]} == {"authorization", "cookie"}
+
+
+def test_database_logs_are_exported_to_pre_made_encrypted_groups(example: Rendered) -> None:
+    for m in example.of("Instance"):
+        r = example.ctx.region(region_of(m))
+        assert fp(m)["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+        made = {g["metadata"]["annotations"][EXTERNAL_NAME] for g in of_region(example, "Group", r.name)}
+        assert {f"/aws/rds/instance/{fp(m)['identifier']}/{log}" for log in ("postgresql", "upgrade")} <= made
+
+
+def test_production_log_groups_keep_at_least_twelve_months(example: Rendered) -> None:
+    groups = example.of("Group")
+    assert groups
+    assert all(fp(g)["retentionInDays"] >= 365 for g in groups)  # PCI DSS 10.5.1
+
+
+def test_database_refuses_plain_connections_and_offers_iam_authentication(example: Rendered) -> None:
+    for m in example.of("Instance"):
+        group = example.one("ParameterGroup", fp(m)["parameterGroupNameRef"]["name"])
+        assert region_of(group) == region_of(m)
+        assert {"name": "rds.force_ssl", "value": "1", "applyMethod": "immediate"} in fp(group)["parameter"]
+        assert fp(m)["iamDatabaseAuthenticationEnabled"] is True
+        assert fp(group)["family"] == f"postgres{database.engine_major(example.ctx)}"
+
+
+def test_kms_encrypted_buckets_pin_the_region_key_and_keep_acls_off(example: Rendered) -> None:
+    key_arns = {r.name: f"arn:aws:kms:{r.name}:{ACCOUNT_ID}:key/{names.kms_key(example.ctx, r)}"
+                for r in example.ctx.regions}  # conftest's plausible_status
+    for policy in example.of("BucketPolicy"):
+        name, region = policy["metadata"]["name"], region_of(policy)
+        statements = {s["Sid"]: s for s in json.loads(fp(policy)["policy"])["Statement"]}
+        assert statements["KeepAclsDisabled"]["Effect"] == "Deny"
+        if name == logging.alb_logs_bucket(example.ctx, example.ctx.region(region)):
+            continue
+        assert statements["DenyOtherKmsKey"]["Condition"] == {
+            "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arns[region]}}
+
+
+def test_replica_buckets_take_writes_from_the_replication_role_only(example: Rendered) -> None:
+    ctx = example.ctx
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/{uploads.replication_role_name(ctx)}"
+    for r in ctx.regions:
+        doc = json.loads(fp(example.one("BucketPolicy", names.uploads_bucket(ctx, r)))["policy"])
+        fences = [s for s in doc["Statement"] if s["Sid"] == "OnlyReplicationWritesReplicas"]
+        if r.primary:
+            assert fences == []
+        else:
+            assert [f["Condition"] for f in fences] == [{"ArnNotEquals": {"aws:PrincipalArn": role}}]
+    (trust,) = json.loads(fp(example.one("Role", uploads.replication_role_name(ctx)))["assumeRolePolicy"])["Statement"]
+    source = names.uploads_bucket(ctx, ctx.primary)
+    assert trust["Condition"]["ArnEquals"] == {"aws:SourceArn": f"arn:aws:s3:::{source}"}
+
+
+def test_key_policies_name_exactly_the_log_groups_of_their_region(example: Rendered) -> None:
+    """The CloudWatch Logs statement lists every encrypted log group of the region, and nothing else."""
+    for key in example.of("Key"):
+        r = region_of(key)
+        doc = json.loads(fp(key)["policy"])
+        (logs,) = [s for s in doc["Statement"] if s["Sid"] == "CloudWatchLogsEncryptLogGroups"]
+        listed = logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
+        groups = {f"arn:aws:logs:{r}:{ACCOUNT_ID}:log-group:{g['metadata']['annotations'][EXTERNAL_NAME]}"
+                  for g in of_region(example, "Group", r)}
+        assert sorted(groups) == listed
+        # AWS's documented statement for CloudWatch publishing to an encrypted topic carries no condition (issue 11)
+        (alarms,) = [s for s in doc["Statement"] if s["Sid"] == "CloudWatchAlarmsPublishToEncryptedTopic"]
+        assert "Condition" not in alarms
+        assert keys.encrypted_log_group_arns(example.ctx, example.ctx.region(r)) == listed
+
+
+def test_lambda_has_no_database_path(example: Rendered) -> None:
+    """The payments handler never talks to the database: no rule lets the Lambda SG reach it, or it reach 5432."""
+    for r in example.ctx.regions:
+        lambda_sg, db_sg = (names.security_group(example.ctx, r, role) for role in ("lambda", "database"))
+        for m in example.of("SecurityGroupIngressRule") + example.of("SecurityGroupEgressRule"):
+            pair = {fp(m)["securityGroupIdRef"]["name"], fp(m).get("referencedSecurityGroupIdRef", {}).get("name")}
+            assert pair != {lambda_sg, db_sg}, m["metadata"]["name"]
+            if fp(m)["securityGroupIdRef"]["name"] == lambda_sg:
+                assert fp(m)["fromPort"] == fp(m)["toPort"] == 443
+
+
+def test_gateway_endpoints_for_s3_and_dynamodb_on_every_private_route_table(example: Rendered) -> None:
+    ctx = example.ctx
+    for r in ctx.regions:
+        found = {fp(e)["serviceName"]: e for e in of_region(example, "VPCEndpoint", r.name)}
+        assert set(found) == {f"com.amazonaws.{r.name}.s3", f"com.amazonaws.{r.name}.dynamodb"}
+        for endpoint in found.values():
+            assert fp(endpoint)["vpcEndpointType"] == "Gateway"
+            assert fp(endpoint)["vpcIdRef"] == {"name": names.vpc(ctx, r)}
+            tables = {fp(a)["routeTableIdRef"]["name"] for a in of_region(example, "VPCEndpointRouteTableAssociation",
+                                                                           r.name)
+                      if fp(a)["vpcEndpointIdRef"] == {"name": endpoint["metadata"]["name"]}}
+            assert tables == {names.private_route_table(ctx, r, i) for i in range(3)}
+            for statement in json.loads(fp(endpoint)["policy"])["Statement"]:
+                assert statement["Effect"] == "Allow" and "*" not in _list(statement["Resource"])
+        dynamodb = json.loads(endpoints.dynamodb_policy(ctx, r))["Statement"]
+        assert [s["Resource"] for s in dynamodb] == [f"arn:aws:dynamodb:{r.name}:{ACCOUNT_ID}:table/"
+                                                     f"{names.ledger_table(ctx)}"]
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+    elif isinstance(node, str):
+        if node.startswith("{") or node.startswith("["):
+            try:
+                yield from _strings(json.loads(node))
+                return
+            except ValueError:
+                pass
+        yield node
+
+
+def test_arns_carry_the_partition_of_their_region(defaults: RegionDefaults,
+                                                  observe_all: Callable[[dict[str, Any]], Observed]) -> None:
+    """A GovCloud deployment renders no `arn:aws:` ARN (issue 13: the partition was hard-coded)."""
+    regions = [{"name": n, "primary": n == "us-gov-west-1", "vpcCidr": c,
+                "availabilityZones": [f"{n}{z}" for z in "abc"], "paymentsApiEndpoint": f"https://pay.{n}.example"}
+               for n, c in (("us-gov-west-1", "10.10.0.0/16"), ("us-gov-east-1", "10.20.0.0/16"))]
+    cr = {"apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
+          "metadata": {"name": "payments", "namespace": "payments"},
+          "spec": {"environment": "prod", "environmentSuffix": "prod", "awsAccountId": ACCOUNT_ID, "costCenter": "c",
+                   "regions": [{**r, "certificateArn": f"arn:aws-us-gov:acm:{r['name']}:{ACCOUNT_ID}:certificate/x"}
+                               for r in regions]}}
+    observed = Observed.from_objects(
+        {"kind": o.kind, "metadata": {"name": o.name},
+         "status": {"atProvider": {k: v.replace("arn:aws:", "arn:aws-us-gov:") if isinstance(v, str) else v
+                                   for k, v in o.at_provider.items()},
+                    "conditions": [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "True"}]}}
+        for o in observe_all(cr).resources.values())
+    result = render(cr, defaults, observed, FAKE_ARTIFACT)
+    arns = [s for mr in result.resources for s in _strings(fp(mr)) if s.startswith("arn:")]
+    assert len(arns) > 50
+    assert [a for a in arns if not a.startswith("arn:aws-us-gov:")] == []
+
+
+def test_cel_and_the_model_agree_on_what_production_is() -> None:
+    """The CRD's CEL rule on spec names the same environments as spec.PRODUCTION_ENVIRONMENTS."""
+    crd = yaml.safe_load((EXAMPLES.parent / "crds" / "platform.regional.io_regionaldeployments.yaml").read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    (rule,) = [v for v in spec["x-kubernetes-validations"] if v.get("fieldPath") == ".edge.certificateArn"
+               and v.get("reason") == "FieldValueRequired"]
+    assert f"self.environment in {list(PRODUCTION_ENVIRONMENTS)}" in rule["rule"].replace('"', "'")
+
+
+@pytest.mark.parametrize(("key", "days", "words"), [
+    ("productionLogRetentionDays", 180, "at least 365"),
+    ("productionLogRetentionDays", 366, "not a CloudWatch Logs retention period"),
+    ("logRetentionDays", 45, "not a CloudWatch Logs retention period"),
+])
+def test_region_defaults_refuse_retention_under_a_year_in_production(key: str, days: int, words: str) -> None:
+    text = (EXAMPLES.parent / "operator" / "regional_operator" / "data" / "region-defaults.yaml").read_text()
+    doc = yaml.safe_load(text)
+    doc["common"][key] = days
+    cr = yaml.safe_load((EXAMPLES / "two-region.yaml").read_text(encoding="utf-8"))
+    with pytest.raises(SpecValidationError) as refused:
+        render(cr, parse_defaults(yaml.safe_dump(doc)))
+    assert refused.value.field == f"spec.regions[0].{key}" and words in refused.value.rule

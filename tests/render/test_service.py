@@ -105,7 +105,8 @@ def test_log_group_cluster_and_discovery(two_region_cr, render_cr, context_for):
         group = find(result, "Group", ctx.names.regional("ecs-logs", r.name))
         assert group is not None
         assert group["metadata"]["annotations"]["crossplane.io/external-name"] == log_group_name(ctx, r)
-        assert group["spec"]["forProvider"]["retentionInDays"] == r.settings.log_retention_days
+        assert group["spec"]["forProvider"]["retentionInDays"] == r.settings.production_log_retention_days  # prod
+        assert ctx.log_retention_days(r) == r.settings.production_log_retention_days
         assert group["spec"]["forProvider"]["kmsKeyIdRef"] == {"name": names.kms_key(ctx, r)}
         cluster = find(result, "Cluster", names.ecs_cluster(ctx, r))
         assert cluster["spec"]["forProvider"]["setting"] == [{"name": "containerInsights", "value": "enabled"}]

@@ -46,7 +46,8 @@ def test_replicas_in_every_secondary_with_their_own_key_and_pitr(make_cr: Any, r
         for replica, r in zip(replicas, ctx.secondaries, strict=True):
             assert replica["kmsKeyArnRef"] == {"name": names.kms_key(ctx, r)}
             assert replica["pointInTimeRecovery"] is True
-            assert replica["propagateTags"] is True
+            # the table's tags say Region=<primary>; propagated, they would mark every replica with it (finding 9)
+            assert replica["propagateTags"] is False
             assert replica["deletionProtectionEnabled"] is False
 
 

@@ -31,16 +31,17 @@ def test_every_mr_validates(make_cr: Any, render_cr: Any, data_store_observed: A
                             observed: bool) -> None:
     cr = make_cr(regions, lifecycle=lifecycle)
     mrs, _ = _render(render_cr, cr, data_store_observed(cr) if observed else None)
-    # six bucket MRs per region, the role, and once keys are known the role policy and the replication config
-    assert len(mrs) == 6 * regions + (3 if observed else 1)
+    # six bucket MRs per region (the policy pins the key's ARN, so it waits for it), the role, and once keys are
+    # known the role policy and the replication config
+    assert len(mrs) == (6 if observed else 5) * regions + (3 if observed else 1)
     for mr in mrs:
         assert validate_mr(mr) == []
 
 
-def test_bucket_settings_per_region(make_cr: Any, render_cr: Any, context_for: Any) -> None:
+def test_bucket_settings_per_region(make_cr: Any, render_cr: Any, context_for: Any, data_store_observed: Any) -> None:
     cr = make_cr(2, uploads={"transitionToInfrequentAccessDays": 45, "noncurrentVersionExpirationDays": 120})
     ctx = context_for(cr)
-    mrs, _ = _render(render_cr, cr)
+    mrs, _ = _render(render_cr, cr, data_store_observed(cr))
     for r in ctx.regions:
         name = names.uploads_bucket(ctx, r)
         sub = {kind: one(mrs, kind, name) for kind in BUCKET_KINDS}
@@ -69,9 +70,9 @@ def test_bucket_settings_per_region(make_cr: Any, render_cr: Any, context_for: A
 
 
 def test_bucket_policy_denies_plain_http_and_non_kms_puts(two_region_cr: dict[str, Any], render_cr: Any,
-                                                          context_for: Any) -> None:
+                                                          context_for: Any, data_store_observed: Any) -> None:
     ctx = context_for(two_region_cr)
-    mrs, _ = _render(render_cr, two_region_cr)
+    mrs, _ = _render(render_cr, two_region_cr, data_store_observed(two_region_cr))
     for r in ctx.regions:
         name = names.uploads_bucket(ctx, r)
         doc = json.loads(one(mrs, "BucketPolicy", name)["spec"]["forProvider"]["policy"])
@@ -84,9 +85,43 @@ def test_bucket_policy_denies_plain_http_and_non_kms_puts(two_region_cr: dict[st
             "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
         assert statements["DenyMissingEncryptionHeader"]["Condition"] == {
             "Null": {"s3:x-amz-server-side-encryption": "true"}}
-        for sid in ("DenyNonKmsEncryption", "DenyMissingEncryptionHeader"):
+        # the region's own key, by ARN: `aws:kms` without a key id would get the AWS managed key aws/s3
+        assert statements["DenyOtherKmsKey"]["Condition"] == {"StringNotEquals": {
+            "s3:x-amz-server-side-encryption-aws-kms-key-id": fake_key_arn(r.name, names.kms_key(ctx, r))}}
+        for sid in ("DenyNonKmsEncryption", "DenyMissingEncryptionHeader", "DenyOtherKmsKey"):
             assert statements[sid]["Action"] == "s3:PutObject"
             assert statements[sid]["Resource"] == f"arn:aws:s3:::{name}/*"
+        assert statements["KeepAclsDisabled"]["Action"] == ["s3:PutBucketAcl", "s3:PutBucketOwnershipControls"]
+        assert statements["KeepAclsDisabled"]["Resource"] == f"arn:aws:s3:::{name}"
+
+
+def test_bucket_policy_waits_for_the_key_arn(two_region_cr: dict[str, Any], render_cr: Any, context_for: Any) -> None:
+    ctx = context_for(two_region_cr)
+    mrs, pending = _render(render_cr, two_region_cr)
+    assert not [m for m in mrs if m["kind"] == "BucketPolicy"]
+    for r in ctx.regions:
+        key = names.kms_key(ctx, r)
+        assert f"BucketPolicy/{names.uploads_bucket(ctx, r)} waits for Key/{key} status.atProvider.arn" in pending
+
+
+def test_only_the_replication_role_writes_or_deletes_replica_objects(three_region_cr: dict[str, Any],
+                                                                    render_cr: Any, context_for: Any,
+                                                                    data_store_observed: Any) -> None:
+    ctx = context_for(three_region_cr)
+    mrs, _ = _render(render_cr, three_region_cr, data_store_observed(three_region_cr))
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{uploads.replication_role_name(ctx)}"
+    for r in ctx.regions:
+        name = names.uploads_bucket(ctx, r)
+        statements = {s["Sid"]: s for s in json.loads(one(mrs, "BucketPolicy", name)["spec"]["forProvider"]["policy"])
+                      ["Statement"]}
+        if r.primary:
+            assert "OnlyReplicationWritesReplicas" not in statements  # the primary takes the application's writes
+            continue
+        fence = statements["OnlyReplicationWritesReplicas"]
+        assert (fence["Effect"], fence["Principal"], fence["Resource"]) == ("Deny", "*", f"arn:aws:s3:::{name}/*")
+        assert fence["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": role_arn}}
+        assert {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ReplicateObject",
+                "s3:ReplicateDelete"} <= set(fence["Action"])
 
 
 def test_replication_waits_for_every_key_arn(two_region_cr: dict[str, Any], render_cr: Any, context_for: Any) -> None:
@@ -141,7 +176,9 @@ def test_replication_role_is_least_privilege(three_region_cr: dict[str, Any], re
     (stmt,) = trust["Statement"]
     assert stmt["Principal"] == {"Service": "s3.amazonaws.com"}
     assert stmt["Action"] == "sts:AssumeRole"
-    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    source_arn = f"arn:aws:s3:::{names.uploads_bucket(ctx, ctx.primary)}"
+    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID},  # confused-deputy guard
+                                 "ArnEquals": {"aws:SourceArn": source_arn}}
 
     policy_mr = one(mrs, "RolePolicy", role_name)
     assert policy_mr["spec"]["forProvider"]["roleRef"] == {"name": role_name}
@@ -188,3 +225,17 @@ def test_lifecycle(make_cr: Any, render_cr: Any, context_for: Any, data_store_ob
         assert ("Delete" not in policies and "*" not in policies) if lifecycle == "Retain" else policies == ["*"]
     # Settings and wiring are not data: they stay fully managed either way.
     assert all(m["spec"]["managementPolicies"] == ["*"] for m in mrs if m["kind"] != "Bucket")
+
+
+def test_replication_waits_for_versioning_on_every_bucket(three_region_cr: dict[str, Any], render_cr: Any,
+                                                          context_for: Any, data_store_observed: Any) -> None:
+    """S3 refuses a replication configuration until versioning is enabled on the source and every destination
+    (finding 10): with the keys known but versioning not yet Ready, only the role policy is rendered."""
+    ctx = context_for(three_region_cr)
+    mrs, pending = _render(render_cr, three_region_cr, data_store_observed(three_region_cr, versioning=False))
+    source = names.uploads_bucket(ctx, ctx.primary)
+    assert one(mrs, "RolePolicy", uploads.replication_role_name(ctx))
+    assert not [m for m in mrs if m["kind"] == "BucketReplicationConfiguration"]
+    for r in ctx.regions:
+        assert f"BucketReplicationConfiguration/{source} waits for BucketVersioning/{names.uploads_bucket(ctx, r)} " \
+               "Ready" in pending

@@ -19,15 +19,22 @@ from regional_operator.render.kinds import KINDS, Kind
 EXTERNAL_NAME: Final = "crossplane.io/external-name"
 DEFAULT_REGION: Final = "us-east-1"
 
-# Kinds whose AWS identity the provider assigns (ids, UUIDs, ARNs): the external name is that identity. All other
-# kinds are identified by name (external name = forProvider.name or metadata.name unless the user pinned one).
+# Kinds whose external name AWS assigns (ids, UUIDs, ARNs, the queue URL) or the provider builds from spec
+# fields: the provider writes that identity after creation and a value set before would mean "import this
+# resource" (provider-external-names-v2.6.0.tsv, set_before_create "only to import" / "not needed";
+# tests/render/test_provider_contract.py keeps this set equal to the table). All other kinds are identified by
+# name (external name = the pinned annotation, else forProvider.name, else metadata.name).
 PROVIDER_ASSIGNED: Final = frozenset({
     "ec2/VPC", "ec2/Subnet", "ec2/InternetGateway", "ec2/EIP", "ec2/NATGateway", "ec2/RouteTable", "ec2/Route",
     "ec2/RouteTableAssociation", "ec2/NetworkACL", "ec2/NetworkACLRule", "ec2/SecurityGroup",
     "ec2/SecurityGroupIngressRule", "ec2/SecurityGroupEgressRule", "ec2/VPCPeeringConnection",
     "ec2/VPCPeeringConnectionAccepter", "kms/Key", "rds/Instance", "lambda/EventSourceMapping",
     "servicediscovery/PrivateDNSNamespace", "servicediscovery/Service", "elbv2/LB", "elbv2/LBTargetGroup",
-    "elbv2/LBListener", "wafv2/WebACL", "sns/Topic",
+    "elbv2/LBListener", "wafv2/WebACL", "sqs/Queue", "sqs/QueuePolicy", "ecs/TaskDefinition",
+    "s3/BucketVersioning", "s3/BucketServerSideEncryptionConfiguration", "s3/BucketLifecycleConfiguration",
+    "s3/BucketPublicAccessBlock", "s3/BucketPolicy", "s3/BucketReplicationConfiguration", "s3/Object",
+    "sns/TopicPolicy", "wafv2/WebACLAssociation", "ec2/VPCEndpoint", "ec2/VPCEndpointRouteTableAssociation",
+    "ec2/FlowLog", "wafv2/WebACLLoggingConfiguration",
 })
 
 # Region name word -> the letters AWS uses in AZ ids (use1-az1, apse2-az3, ...).
@@ -78,6 +85,8 @@ class Subject:
     def aws_name(self) -> str:
         """The AWS-side name: forProvider.name, else a user-pinned external name, else metadata.name."""
         pinned = self.external_name if self.kind.key not in PROVIDER_ASSIGNED else None
+        if pinned and self.kind.key == "kms/Alias":
+            pinned = pinned.removeprefix("alias/")
         return self.string("name") or pinned or self.name
 
     def arn(self, resource: str, *, service: str | None = None, region: bool = True, account: bool = True) -> str:
@@ -116,6 +125,15 @@ def _peering_id(s: Subject) -> str:
     return s.string("vpcPeeringConnectionId") or f"pcx-{s.hex()}"
 
 
+def queue_url(region: str, account: str, name: str) -> str:
+    """The SQS queue URL, the queue's identity (and the provider's external name)."""
+    return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+
+
+def _bucket_of(s: Subject) -> str:
+    return s.string("bucket") or s.name
+
+
 # Provider-assigned identities (for the other kinds the identity is the AWS name).
 _IDENTITY: Final[dict[str, Callable[[Subject], str]]] = {
     "ec2/VPC": _ec2_id("vpc"),
@@ -142,16 +160,47 @@ _IDENTITY: Final[dict[str, Callable[[Subject], str]]] = {
     "elbv2/LBTargetGroup": _elb_arn,
     "elbv2/LBListener": _elb_arn,
     "wafv2/WebACL": lambda s: s.uuid(),
-    "sns/Topic": lambda s: s.arn(s.aws_name),
+    "sqs/Queue": lambda s: queue_url(s.region, s.account, s.string("name") or s.name),
+    "sqs/QueuePolicy": lambda s: s.string("queueUrl") or queue_url(s.region, s.account, s.name),
+    "ecs/TaskDefinition": lambda s: s.string("family") or s.name,
+    "s3/BucketVersioning": _bucket_of,
+    "s3/BucketServerSideEncryptionConfiguration": _bucket_of,
+    "s3/BucketLifecycleConfiguration": _bucket_of,
+    "s3/BucketPublicAccessBlock": _bucket_of,
+    "s3/BucketPolicy": _bucket_of,
+    "s3/BucketReplicationConfiguration": _bucket_of,
+    "s3/Object": lambda s: f"{_bucket_of(s)}/{s.string('key') or s.name}",
+    "sns/TopicPolicy": lambda s: s.string("arn") or s.arn(s.name, service="sns"),
+    "wafv2/WebACLAssociation": lambda s: f"{s.string('webAclArn') or ''},{s.string('resourceArn') or ''}",
+    "ec2/VPCEndpoint": _ec2_id("vpce"),
+    "ec2/VPCEndpointRouteTableAssociation": lambda s: f"{s.string('vpcEndpointId')}/{s.string('routeTableId')}",
+    "ec2/FlowLog": _ec2_id("fl"),
+    "wafv2/WebACLLoggingConfiguration": lambda s: s.string("resourceArn") or s.name,
 }
 
 
 def identity(s: Subject) -> str:
-    """The external name the provider records: a pinned one wins, else the assigned id, else the AWS name."""
+    """The external name the provider records. Name-style kinds: a pinned one wins (an Alias's is kept without
+    `alias/`, as the provider's kmsAlias() config stores it), else forProvider.name or metadata.name. Kinds whose
+    identity AWS assigns: that identity, whatever was pinned before creation (the pinned value names no existing
+    resource, so the provider creates one and records its real id)."""
+    make = _IDENTITY.get(s.kind.key)
+    if make is not None and s.kind.key in PROVIDER_ASSIGNED:
+        return make(s)
+    if s.kind.key == "kms/Alias":
+        return s.aws_name
     if s.external_name:
         return s.external_name
-    make = _IDENTITY.get(s.kind.key)
     return make(s) if make else s.aws_name
+
+
+def import_error(s: Subject) -> str | None:
+    """The provider's Observe error for a pinned external name it cannot even parse (None otherwise): a queue's
+    must be its URL, so a queue name pinned as external name fails every poll."""
+    if s.kind.key == "sqs/Queue" and s.external_name and not s.external_name.startswith("https://"):
+        return (f"cannot observe external resource: SQS Queue URL ({s.external_name}) is in the incorrect format: "
+                "the external name of a Queue is its URL, written by the provider after creation")
+    return None
 
 
 # --------------------------------------------------------------------------------------------- atProvider
@@ -199,7 +248,7 @@ def _peering(s: Subject, ident: str) -> dict[str, Any]:
 
 
 def _kms_alias(s: Subject, ident: str) -> dict[str, Any]:
-    alias = ident if ident.startswith("alias/") else f"alias/{ident}"
+    alias = f"alias/{ident.removeprefix('alias/')}"  # the Terraform ID carries the prefix, the external name not
     return {"id": alias, "arn": s.arn(alias)}
 
 
@@ -232,8 +281,13 @@ def _bucket_part(s: Subject, ident: str) -> dict[str, Any]:
     return {"id": s.string("bucket") or ident}
 
 
+def _topic(s: Subject, ident: str) -> dict[str, Any]:
+    arn = s.arn(ident)  # the Terraform ID is the ARN; the external name is the topic name
+    return {"id": arn, "arn": arn, "owner": s.account}
+
+
 def _object(s: Subject, ident: str) -> dict[str, Any]:
-    bucket, key = s.string("bucket") or "bucket", s.string("key") or ident
+    bucket, key = s.string("bucket") or "bucket", s.string("key") or ident.split("/", 1)[-1]
     return {"id": key, "arn": f"arn:aws:s3:::{bucket}/{key}", "etag": s.hex(32, "etag")}
 
 
@@ -259,12 +313,13 @@ def _esm(s: Subject, ident: str) -> dict[str, Any]:
 
 
 def _queue(s: Subject, ident: str) -> dict[str, Any]:
-    url = f"https://sqs.{s.region}.amazonaws.com/{s.account}/{ident}"
-    return {"id": url, "url": url, "arn": s.arn(ident)}
+    name = s.string("name") or s.name
+    url = queue_url(s.region, s.account, name)
+    return {"id": url, "url": url, "arn": s.arn(name)}
 
 
 def _queue_policy(s: Subject, ident: str) -> dict[str, Any]:
-    return {"id": s.string("queueUrl") or f"https://sqs.{s.region}.amazonaws.com/{s.account}/{ident}"}
+    return {"id": s.string("queueUrl") or ident}
 
 
 def _ssm(s: Subject, ident: str) -> dict[str, Any]:
@@ -360,9 +415,15 @@ _AT_PROVIDER: Final[dict[str, Callable[[Subject, str], dict[str, Any]]]] = {
     "elbv2/LBListener": lambda s, ident: {"id": ident, "arn": ident},
     "wafv2/WebACL": _web_acl,
     "wafv2/WebACLAssociation": _web_acl_association,
-    "sns/Topic": lambda s, ident: {"id": ident, "arn": ident, "owner": s.account},
+    "sns/Topic": _topic,
     "sns/TopicPolicy": _topic_policy,
     "cloudwatch/MetricAlarm": lambda s, ident: {"id": ident, "arn": s.arn(f"alarm:{ident}")},
+    "ec2/VPCEndpoint": lambda s, ident: {**_ec2_arn("vpc-endpoint")(s, ident), "prefixListId": f"pl-{s.hex(8)}",
+                                         "state": "available"},
+    "ec2/VPCEndpointRouteTableAssociation": lambda s, ident: {"id": ident},
+    "ec2/FlowLog": lambda s, ident: {"id": ident, "arn": s.arn(f"vpc-flow-log/{ident}")},
+    "rds/ParameterGroup": lambda s, ident: {"id": ident, "arn": s.arn(f"pg:{ident}")},
+    "wafv2/WebACLLoggingConfiguration": lambda s, ident: {"id": ident},
 }
 
 

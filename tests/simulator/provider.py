@@ -46,7 +46,7 @@ import kopf
 from regional_operator.kube import MERGE_CONTENT_TYPE, ApiError, KubeClient, ResourceRef
 from regional_operator.render.kinds import KINDS, Kind
 
-from . import facts
+from . import facts, references
 
 log = logging.getLogger("provider-sim")
 
@@ -79,6 +79,8 @@ class SimStats:
     status_writes: int = 0
     metadata_patches: int = 0  # external name + late-initialized forProvider fields
     late_inits: int = 0
+    references_resolved: int = 0  # MRs whose Ref/Selector values were written into spec.forProvider
+    unresolved: int = 0  # reconciles that found a reference the provider could not resolve
     conflicts: int = 0
     fault_retries: int = 0
     errors: int = 0
@@ -224,6 +226,8 @@ class ProviderSimulator:
         self.kinds: dict[str, Kind] = dict(kinds or KINDS)
         self.stats = SimStats()
         self._cache: dict[Key, dict[str, Any]] = {}
+        # target MR -> MRs whose references wait for it (woken when it changes, as the provider's watches would)
+        self._waiting_on: dict[Key, set[Key]] = {}
         self._tracks: dict[Key, _Track] = {}
         self._faults: dict[tuple[str, str | None, str], str] = {}
         self._stuck: set[tuple[str, str | None, str]] = set()
@@ -406,6 +410,8 @@ class ProviderSimulator:
         key = (kind.key, meta["namespace"], meta["name"])
         self._remember(key, obj)
         self._queue.add(key)
+        for waiter in self._waiting_on.pop(key, ()):
+            self._queue.add(waiter)
         return key
 
     def _remember(self, key: Key, obj: dict[str, Any]) -> None:
@@ -484,14 +490,17 @@ class ProviderSimulator:
             await self._reconcile_deletion(key, obj, track, now)
             return
 
-        fault = self._fault(key, obj)
+        fault = self._fault(key, obj) or facts.import_error(facts.Subject.of(self.kinds[key[0]], obj, self.account_id))
         ready_at = track.since + self.ready_delay
         has_finalizer = FINALIZER in (meta.get("finalizers") or [])
         if self.coalesce_writes and not fault and not has_finalizer:
             if now < ready_at:
                 self._queue.add(key, ready_at)  # nothing written until there is something final to write
                 return
-            obj = await self._late_initialize(key, obj, track, add_finalizer=True)
+            resolution = self._resolve(key, obj)
+            if resolution.error is not None:
+                return  # coalescing: no status write while waiting; a change of a target wakes it
+            obj = await self._late_initialize(key, obj, track, add_finalizer=True, resolved=resolution.fields)
             self.stats.finalizers_added += 1
         elif not has_finalizer:
             obj = await self._set_finalizers(key, obj, [*(meta.get("finalizers") or []), FINALIZER])
@@ -515,7 +524,17 @@ class ProviderSimulator:
             self._queue.add(key, ready_at)
             return
 
-        obj = await self._late_initialize(key, obj, track)
+        resolution = self._resolve(key, obj)
+        if resolution.error is not None:
+            # The provider resolves references before it observes or creates anything: the MR is not synced, and
+            # says why in the provider's words. Any change of a target wakes it (and a timer, as a safety net).
+            await self._write_status(key, obj, [
+                _condition("Ready", False, "Creating", generation),
+                _condition("Synced", False, "ReconcileError", generation, resolution.error),
+            ])
+            self._queue.add(key, now + self.retry_interval)
+            return
+        obj = await self._late_initialize(key, obj, track, resolved=resolution.fields)
         generation = int(obj["metadata"].get("generation") or 1)
         subject = facts.Subject.of(self.kinds[key[0]], obj, self.account_id)
         await self._write_status(key, obj, [
@@ -564,26 +583,58 @@ class ProviderSimulator:
         body = {"metadata": {"finalizers": finalizers or None, "resourceVersion": obj["metadata"]["resourceVersion"]}}
         return await self._patch(key, body)
 
+    def _resolve(self, key: Key, obj: Mapping[str, Any]) -> references.Resolution:
+        """Resolve the MR's references against the cached MRs of its namespace, with the provider's extractors
+        (tests/simulator/references.py). Observe-only MRs resolve nothing (the provider skips them too)."""
+        spec = obj.get("spec") or {}
+        if (spec.get("managementPolicies") or ["*"]) == ["Observe"]:
+            return references.Resolution({}, None, ())
+        namespace = key[1]
+
+        def lookup(target: str, name: str) -> Mapping[str, Any] | None:
+            return self._cache.get((target, namespace, name))
+
+        def select(target: str, labels: Mapping[str, str]) -> list[Mapping[str, Any]]:
+            return [o for (k, ns, _), o in sorted(self._cache.items(), key=lambda item: item[0])
+                    if k == target and ns == namespace
+                    and all(((o["metadata"].get("labels") or {}).get(lk) == lv) for lk, lv in labels.items())]
+
+        resolution = references.resolve(key[0], spec.get("forProvider") or {}, lookup, select)
+        if resolution.error is not None:
+            self.stats.unresolved += 1
+            for target, name in resolution.waits_on:
+                self._waiting_on.setdefault((target, namespace, name), set()).add(key)
+        return resolution
+
     async def _late_initialize(self, key: Key, obj: dict[str, Any], track: _Track, *,
-                               add_finalizer: bool = False) -> dict[str, Any]:
-        """Record the external name and fill unset forProvider fields, as the provider does after creating
-        (and, in coalescing mode, add the finalizer in the same patch)."""
-        subject = facts.Subject.of(self.kinds[key[0]], obj, self.account_id)
+                               add_finalizer: bool = False, resolved: Mapping[str, Any] | None = None,
+                               ) -> dict[str, Any]:
+        """Write resolved references into spec.forProvider, record the external name the provider would
+        (rewriting one it stores differently, e.g. an Alias pinned with `alias/`, or one AWS assigns) and fill
+        unset forProvider fields, as the provider does around creating (and, in coalescing mode, add the finalizer
+        in the same patch)."""
+        resolved = dict(resolved or {})
+        current = (obj.get("spec") or {}).get("forProvider") or {}
+        view = {**obj, "spec": {**(obj.get("spec") or {}), "forProvider": {**current, **resolved}}}
+        subject = facts.Subject.of(self.kinds[key[0]], view, self.account_id)
         meta = obj["metadata"]
         body: dict[str, Any] = {"metadata": {"resourceVersion": meta["resourceVersion"]}}
         if add_finalizer:
             body["metadata"]["finalizers"] = [*(meta.get("finalizers") or []), FINALIZER]
-        if not (meta.get("annotations") or {}).get(facts.EXTERNAL_NAME):
-            body["metadata"]["annotations"] = {facts.EXTERNAL_NAME: facts.identity(subject)}
+        wanted = facts.identity(subject)
+        if (meta.get("annotations") or {}).get(facts.EXTERNAL_NAME) != wanted:
+            body["metadata"]["annotations"] = {facts.EXTERNAL_NAME: wanted}
         policies = (obj.get("spec") or {}).get("managementPolicies") or ["*"]
         fill = facts.late_init(subject) if ("*" in policies or "LateInitialize" in policies) else {}
+        fill = {**resolved, **fill}
         if fill:
             body["spec"] = {"forProvider": fill}
         if len(body) == 1 and len(body["metadata"]) == 1:
             return obj
         result = await self._patch(key, body)
         self.stats.metadata_patches += 1
-        self.stats.late_inits += bool(fill)
+        self.stats.late_inits += bool(set(fill) - set(resolved))
+        self.stats.references_resolved += bool(resolved)
         # Our own spec change must not restart the readiness clock.
         track.generation, track.since = int(result["metadata"].get("generation") or 1), -math.inf
         return result

@@ -14,27 +14,20 @@ from typing import Any, Final
 
 from regional_operator.artifact import LambdaArtifact
 from regional_operator.defaults import RegionDefaults
-from regional_operator.naming import region_code
-from regional_operator.reconcile.conditions import Condition
-from regional_operator.reconcile.facts import condition, key_of, readiness
-from regional_operator.reconcile.status import (
-    assess,
-    conditions_for,
-    outputs_for,
-    threshold_summary,
-    thresholds_in_force,
-)
+from regional_operator.identity import KIND, key_of
+from regional_operator.readiness import condition, readiness
+from regional_operator.reconcile.conditions import READY, RECONCILING, STALLED, Condition
+from regional_operator.reconcile.status import assess, conditions_for, outputs_for
 from regional_operator.render import render
 from regional_operator.render.kinds import BY_API_KIND
 from regional_operator.render.observed import Observed
-from regional_operator.spec import parse_spec
+from regional_operator.spec import parse_deployment
 
 from .usages import USAGE_API_VERSION, USAGE_KIND, usages
 
-OPERATOR_KIND: Final = "RegionalDeployment"
 # Conditions Crossplane owns on an XR (Ready from composed readiness, Synced from the pipeline), and the kstatus
 # pair the operator adds for GitOps tools, which Crossplane's Ready/Synced already stand for on an XR.
-NOT_MIRRORED: Final = frozenset({"Ready", "Synced", "Reconciling", "Stalled"})
+NOT_MIRRORED: Final = frozenset({READY, "Synced", RECONCILING, STALLED})
 # The XR's spec field Crossplane itself adds (compositionRef, compositionUpdatePolicy, resourceRefs, ...).
 CROSSPLANE_SPEC_FIELD: Final = "crossplane"
 
@@ -68,9 +61,9 @@ def as_regional_deployment(xr: Mapping[str, Any]) -> dict[str, Any]:
     own `spec.crossplane`, named and namespaced like the XR."""
     meta = xr.get("metadata") or {}
     spec = xr.get("spec")
-    if isinstance(spec, Mapping):  # anything else is refused by parse_spec, naming `spec`
+    if isinstance(spec, Mapping):  # anything else is refused by parse_deployment, naming `spec`
         spec = {k: v for k, v in spec.items() if k != CROSSPLANE_SPEC_FIELD}
-    return {"apiVersion": xr.get("apiVersion"), "kind": OPERATOR_KIND,
+    return {"apiVersion": xr.get("apiVersion"), "kind": KIND,
             "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")}, "spec": spec}
 
 
@@ -95,35 +88,33 @@ def compose(xr: Mapping[str, Any], observed: Iterable[Mapping[str, Any]], defaul
     observed_objects = list(observed)
     mrs = [o for o in observed_objects if _is_mr(o)]
     observed_state = Observed.from_objects(mrs)
-    result = render(cr, defaults, observed_state, artifact)
-    spec = parse_spec(cr["spec"])
+    deployment = parse_deployment(cr)  # the edge parses once; render() takes the typed model
+    result = render(deployment, defaults, observed_state, artifact)
     live = {key_of(o): o for o in mrs}
     observed_usages = {str(o["metadata"]["name"]): o for o in observed_objects
                        if (o.get("apiVersion"), o.get("kind")) == (USAGE_API_VERSION, USAGE_KIND)}
 
     desired = list(result.resources)
     assessment = assess(desired, live, {})
-    thresholds = thresholds_in_force(desired)
-    regions = {r.name: region_code(r.name) for r in spec.regions}
-    conds = conditions_for(regions, assessment, result.pending, threshold_summary(thresholds))
-    ready = bool(conds[0].status)
+    conds = conditions_for(result, assessment)
+    ready = conds.is_true(READY)
 
     out: list[DesiredResource] = []
     for obj in desired:
         current = live.get(key_of(obj))
         out.append(DesiredResource(resource_name(obj), obj, current is not None and readiness(current)[0]))
     # Dependencies copied from observed values are all listed by a render that observes nothing.
-    unobserved = render(cr, defaults, Observed(), artifact).pending
-    for usage in usages(desired, unobserved, observed_state, str(cr["metadata"]["name"])):
+    unobserved = render(deployment, defaults, Observed(), artifact).pending
+    for usage in usages(desired, unobserved, observed_state, deployment.name):
         out.append(DesiredResource(resource_name(usage), usage,
                                    _usage_ready(observed_usages.get(usage["metadata"]["name"]))))
 
     status = {
         "resources": {"ready": assessment.ready, "total": assessment.total},
         "pending": [str(p) for p in result.pending],
-        "outputs": outputs_for(list(regions), desired, live),
-        "alarmThresholds": thresholds,
-        "activePaymentsRegion": spec.active_payments_region,
+        "outputs": outputs_for(result, live),
+        "alarmThresholds": result.thresholds,
+        "activePaymentsRegion": result.active_payments_region,
         "defaultsVersion": defaults.version,
     }
     return Composition(

@@ -9,8 +9,8 @@ from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from regional_operator.artifact import LambdaArtifact
+from regional_operator.defaults_store import DefaultsStore
 from regional_operator.errors import SpecValidationError
-from regional_operator.reconcile.defaults_store import DefaultsStore
 
 from .compose import compose
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from crossplane.function import cli as sdkcli
 from regional_operator.artifact import LambdaArtifact, load_artifact
-from regional_operator.reconcile.defaults_store import DefaultsStore
+from regional_operator.defaults_store import DefaultsStore
 
 from .fn import FunctionRunner
 

@@ -30,13 +30,16 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-from regional_operator.reconcile.facts import kind_of, tier_of
+from regional_operator.reconcile.tiers import kind_of, tier_of
 from regional_operator.render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, LABEL_REGION, MANAGED_BY, Pending
 from regional_operator.render.kinds import KINDS
 from regional_operator.render.observed import Observed
 
 USAGE_API_VERSION: Final = "protection.crossplane.io/v1beta1"
 USAGE_KIND: Final = "Usage"
+# Sensitive parameters (passwordSecretRef, ...) select a key of a Kubernetes Secret (xpv1.SecretKeySelector), named
+# `<field>SecretRef` by upjet; they are not MR references and are absent from the provider's reference table.
+SECRET_REF: Final = "SecretRef"  # noqa: S105 - a field-name suffix, not a secret
 MAX_NAME: Final = 253  # a Usage is named like any object: a DNS subdomain
 _WAITS_FOR: Final = re.compile(r"^(?P<kind>[A-Za-z0-9]+)/(?P<name>[^ ]+) status\.atProvider\.(?P<attribute>[A-Za-z]+)$")
 
@@ -78,6 +81,8 @@ def references(obj: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         if isinstance(node, Mapping):
             for key, value in node.items():
                 here = f"{path}.{key}" if path else str(key)
+                if key.endswith(SECRET_REF):
+                    continue  # a Secret key selector (name + key), not an MR: no Usage, nothing to order
                 if key.endswith(("Ref", "Refs")) and _ref_names(value):
                     if here not in table:
                         raise KeyError(f"{kind.key}: reference {here} is not in data/reference-targets.json")

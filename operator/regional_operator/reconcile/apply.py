@@ -13,23 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import metrics
+from ..identity import GROUP, HASH_ANNOTATION, KIND, VERSION, MRKey, key_of
 from ..kube import ApiError, KubeClient
-from .resources import (
-    GROUP,
-    HASH_ANNOTATION,
-    KIND,
-    VERSION,
-    MRKey,
-    content_hash,
-    is_subset,
-    is_verified,
-    key_of,
-    live_spec,
-    mark_verified,
-    ref_of,
-    slim,
-    tier_of,
-)
+from ..watch.record import is_verified, live_spec, mark_verified, slim
+from .drift import content_hash, is_subset
+from .resources import ref_of
+from .tiers import tier_of
 
 
 @dataclass
@@ -63,7 +52,7 @@ def with_ownership(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str
 def needs_apply(desired: Mapping[str, Any], live: dict[str, Any] | None) -> bool:
     """True unless the live MR carries our current hash and holds every field we render with our value.
 
-    A live MR found in sync is marked verified (and its compressed spec dropped, see resources.mark_verified): the
+    A live MR found in sync is marked verified (and its compressed spec dropped, see watch.record.mark_verified): the
     next pass need not compare it again, until an event changes its generation, labels or annotations.
     """
     if live is None or live["metadata"].get("deletionTimestamp"):

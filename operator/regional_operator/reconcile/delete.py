@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import metrics
+from ..identity import key_of
 from ..kube import KubeClient
-from .resources import MAX_LISTED, key_of, ref_of, tier_of
+from .conditions import MAX_LISTED
+from .resources import ref_of
+from .tiers import tier_of
 
 
 @dataclass

@@ -11,24 +11,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..artifact import LambdaArtifact
+from ..defaults_store import DefaultsStore
 from ..errors import SpecValidationError
+from ..identity import MRKey, key_of
 from ..kube import KubeClient
-from ..naming import region_code
 from ..render import render
 from ..render.observed import Observed
+from ..spec import parse_deployment
 from .apply import ApplyReport, apply_all, prune, with_ownership
-from .conditions import Condition, merge_conditions
-from .defaults_store import DefaultsStore
-from .resources import CR_REF, MRKey, key_of
-from .status import (
-    Assessment,
-    assess,
-    conditions_for,
-    outputs_for,
-    stalled_conditions,
-    threshold_summary,
-    thresholds_in_force,
-)
+from .conditions import READY, RECONCILING, Condition, Conditions, merge_conditions, stuck
+from .resources import CR_REF
+from .status import Assessment, assess, conditions_for, outputs_for, stalled_conditions
 
 
 @dataclass
@@ -66,18 +59,19 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
     meta = cr["metadata"]
     generation = int(meta.get("generation") or 0)
     current_status: Mapping[str, Any] = cr.get("status") or {}
+    stored_conditions: list[Mapping[str, Any]] = current_status.get("conditions") or []
     outcome = Outcome()
     live: dict[MRKey, dict[str, Any]] = {key_of(o): o for o in live_mrs}
     op.defaults.refresh()
     try:
-        result = render(cr, op.defaults.current, Observed.from_objects(live_mrs), op.artifact)
+        deployment = parse_deployment(cr)  # the operator's edge: past here only the typed model is read
+        result = render(deployment, op.defaults.current, Observed.from_objects(live_mrs), op.artifact)
     except SpecValidationError as err:
         # Never touch what exists: a bad edit must not take down healthy infrastructure.
         outcome.stalled = f"{err.field}: {err.rule}"
         status = {**_copy(current_status), "observedGeneration": generation,
-                  "conditions": merge_conditions(current_status.get("conditions") or [],
-                                                 _keep_others(current_status, stalled_conditions(err.field, err.rule)),
-                                                 generation)}
+                  "conditions": merge_conditions(stored_conditions, stalled_conditions(err.field, err.rule)
+                                                 .keep_others(stored_conditions), generation)}
         outcome.status_written = await _write_status(op, cr, status)
         return outcome
 
@@ -89,36 +83,30 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
     outcome.report = report
     outcome.pending = len(result.pending)
 
-    regions = {r["name"]: region_code(r["name"]) for r in cr["spec"]["regions"]}
-    thresholds = thresholds_in_force(desired)
     # Judge readiness on the MRs as they are after this pass's applies: a changed MR has a new generation its
     # conditions do not speak for yet, so the deployment is not Ready until the provider has caught up.
     live = {**live, **report.returned}
     a = assess(desired, live, report.errors)
     outcome.assessment = a
+    conds = conditions_for(result, a)
     if report.errors:
-        first = next(iter(report.errors.items()))
-        conds = [Condition("Ready", False, "ApplyFailed", f"{first[0][0]}/{first[0][1]}: {first[1]}"),
-                 Condition("Reconciling", False, "ApplyFailed"),
-                 Condition("Stalled", True, "ApplyFailed", f"{len(report.errors)} MRs refused by the API server: "
-                           f"{first[0][0]}/{first[0][1]}: {first[1]}")]
-        conds += conditions_for(regions, a, result.pending, threshold_summary(thresholds))[3:]
-    else:
-        conds = conditions_for(regions, a, result.pending, threshold_summary(thresholds))
+        (kind, name), why = next(iter(report.errors.items()))
+        conds.set(*stuck("ApplyFailed", f"{kind}/{name}: {why}",
+                         f"{len(report.errors)} MRs refused by the API server: {kind}/{name}: {why}"))
     if report.prune_waiting or report.pruned:
-        conds[1] = Condition("Reconciling", True, "Pruning",
-                             f"deleting {len(report.pruned) + len(report.prune_waiting)} MRs no longer rendered")
-        conds[0] = Condition("Ready", False, "Pruning", conds[1].message) if conds[0].status else conds[0]
-    outcome.ready = bool(conds[0].status)
+        pruning = f"deleting {len(report.pruned) + len(report.prune_waiting)} MRs no longer rendered"
+        conds.set(Condition(RECONCILING, True, "Pruning", pruning))
+        if conds.is_true(READY):
+            conds.set(Condition(READY, False, "Pruning", pruning))
+    outcome.ready = conds.is_true(READY)
     status = {
         "observedGeneration": generation,
-        "conditions": merge_conditions(current_status.get("conditions") or [], conds, generation),
+        "conditions": merge_conditions(stored_conditions, conds, generation),
         "resources": {"ready": a.ready, "total": a.total},
         "pending": [str(p) for p in result.pending],
-        "outputs": outputs_for(list(regions), desired, live),
-        "alarmThresholds": thresholds,
-        "activePaymentsRegion": cr["spec"].get("payments", {}).get("activeRegion") or next(
-            r["name"] for r in cr["spec"]["regions"] if r.get("primary")),
+        "outputs": outputs_for(result, live),
+        "alarmThresholds": result.thresholds,
+        "activePaymentsRegion": result.active_payments_region,
         "defaultsVersion": op.defaults.current.version,
     }
     changed = _changed_keys(cr, status)
@@ -156,14 +144,6 @@ def _copy(status: Mapping[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(dict(status))
 
 
-def _keep_others(status: Mapping[str, Any], conds: list[Condition]) -> list[Condition]:
-    """On a Stalled spec, keep the other conditions as they were (they describe the MRs, which we left alone)."""
-    mine = {c.type for c in conds}
-    kept = [Condition(c["type"], {"True": True, "False": False}.get(c["status"]), c.get("reason", ""),
-                      c.get("message", "")) for c in status.get("conditions") or [] if c.get("type") not in mine]
-    return conds + kept
-
-
 def _normalise(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _normalise(v) for k, v in value.items()}
@@ -196,6 +176,8 @@ async def report_deletion(op: Operator, cr: Mapping[str, Any], message: str) -> 
     """While the finalizer holds the CR, status says what deletion waits for (kind/name of the MRs)."""
     current: Mapping[str, Any] = cr.get("status") or {}
     generation = int(cr["metadata"].get("generation") or 0)
-    conds = [Condition("Ready", False, "Deleting", message), Condition("Reconciling", True, "Deleting", message)]
-    merged = merge_conditions(current.get("conditions") or [], _keep_others(current, conds), generation)
+    stored = current.get("conditions") or []
+    conds = Conditions([Condition(READY, False, "Deleting", message),
+                        Condition(RECONCILING, True, "Deleting", message)])
+    merged = merge_conditions(stored, conds.keep_others(stored), generation)
     await _write_status(op, cr, {"conditions": merged})

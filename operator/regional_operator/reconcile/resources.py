@@ -1,163 +1,18 @@
-"""Facts about live MRs and our RegionalDeployment kind that apply, status and delete all need."""
+"""Where a live MR lives: its REST location; and where our own RegionalDeployment lives. Apply, prune and delete
+need these (the MR's kinds-table entry and deletion tier are in tiers.py, which needs no API client)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import sys
-import zlib
 from collections.abc import Mapping
 from typing import Any, Final
 
+from ..identity import GROUP, PLURAL, VERSION
 from ..kube import ResourceRef
-from ..render.context import LABEL_DEPLOYMENT
-from ..render.observed import OBSERVED_ATTRIBUTES
-from .facts import MAX_LISTED, MRKey, condition, key_of, kind_of, readiness, tier_of
+from .tiers import kind_of
 
-GROUP: Final = "platform.regional.io"
-VERSION: Final = "v1alpha1"
-PLURAL: Final = "regionaldeployments"
-KIND: Final = "RegionalDeployment"
 CR_REF: Final = ResourceRef(f"{GROUP}/{VERSION}", PLURAL)
-HASH_ANNOTATION: Final = f"{GROUP}/applied-hash"
-
-SPEC_BLOB: Final = "specBlob"  # key of the compressed live spec in a slimmed MR (see slim())
-VERIFIED: Final = "verifiedHash"  # the applied-hash a slimmed MR was found in sync with (see mark_verified())
-CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration")
-__all__ = ["MAX_LISTED", "MRKey", "condition", "key_of", "kind_of", "readiness", "tier_of"]  # from .facts
-
-
-_SHARED: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
-_SHARED_LIMIT = 100_000
-
-
-def _shared(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """One read-only copy of each distinct small mapping of scalars (label sets, message-less conditions).
-
-    Why: 20,000 MRs carry a few dozen distinct label sets per deployment and a handful of distinct conditions
-    (Ready/True/Available at generation 2...). Nothing mutates what the index holds. The table is bounded: past
-    the limit it is emptied and refills with what is live (the copies already handed out stay valid).
-    """
-    key = tuple(mapping.items())
-    found = _SHARED.get(key)
-    if found is None:
-        if len(_SHARED) >= _SHARED_LIMIT:
-            _SHARED.clear()
-        found = _SHARED[key] = {sys.intern(k): sys.intern(v) if isinstance(v, str) else v for k, v in key}
-    return found
-
-
-def _condition(cond: Mapping[str, Any]) -> dict[str, Any]:
-    kept = {k: cond[k] for k in CONDITION_FIELDS if k in cond}
-    return kept if kept.get("message") else _shared(kept)  # messages vary: not worth a shared copy
-
-
-def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
-    """What the operator keeps of a live MR, for as long as it watches it: exactly what apply, status, outputs,
-    the renderer's observed values and deletion read, and no more.
-
-    Why: the operator holds every MR it owns in memory (20,000 at 100 deployments). A full object is
-    managedFields, the provider's mirror of the spec in atProvider, timestamps and the spec itself: ~15 KB per MR
-    as Python objects. Kept here: name, namespace, labels, our applied-hash, generation, resourceVersion and
-    deletionTimestamp; the condition fields readiness needs; the atProvider strings the renderer and the outputs
-    read (render.observed.OBSERVED_ATTRIBUTES: ids, ARNs, DNS names, URLs); managementPolicies; and, unless
-    `with_spec` is False (the caller attaches it later if needed: keep_spec()), the spec itself compressed (drift
-    detection compares it, rarely: see apply.needs_apply).
-    """
-    meta = obj["metadata"]
-    kept_meta: dict[str, Any] = {"name": meta["name"], "namespace": sys.intern(str(meta.get("namespace"))),
-                                 "labels": _shared(meta.get("labels") or {})}
-    digest = (meta.get("annotations") or {}).get(HASH_ANNOTATION)
-    if digest is not None:
-        kept_meta["annotations"] = {HASH_ANNOTATION: digest}
-    for name in ("generation", "resourceVersion", "deletionTimestamp"):
-        if meta.get(name) is not None:
-            kept_meta[name] = meta[name]
-    status = obj.get("status") or {}
-    conditions = status.get("conditions") or []
-    kept_status: dict[str, Any] = {
-        "conditions": [_condition(c) for c in conditions],
-        "atProvider": {k: v for k, v in (status.get("atProvider") or {}).items()
-                       if k in OBSERVED_ATTRIBUTES and isinstance(v, str)},
-    }
-    spec = obj.get("spec") or {}
-    out: dict[str, Any] = {"apiVersion": sys.intern(str(obj["apiVersion"])), "kind": sys.intern(str(obj["kind"])),
-                           "metadata": kept_meta, "status": kept_status, "spec": {}}
-    if "managementPolicies" in spec:
-        out["spec"]["managementPolicies"] = spec["managementPolicies"]
-    if with_spec:
-        keep_spec(out, obj)
-    return out
-
-
-def keep_spec(kept: dict[str, Any], obj: Mapping[str, Any]) -> None:
-    """Attach `obj`'s spec, compressed, to its slimmed copy `kept`."""
-    kept[SPEC_BLOB] = zlib.compress(json.dumps(obj.get("spec") or {}, separators=(",", ":")).encode(), 1)
-
-
-def mark_verified(live: dict[str, Any], digest: str) -> None:
-    """Record that this live MR holds everything we render for `digest`; its spec is no longer needed (the next
-    spec change moves metadata.generation and arrives as a new object, compared afresh)."""
-    live[VERIFIED] = digest
-    live.pop(SPEC_BLOB, None)
-
-
-def is_verified(live: Mapping[str, Any], digest: str) -> bool:
-    return bool(live.get(VERIFIED) == digest)
-
-
-def carry_verification(before: Mapping[str, Any] | None, after: dict[str, Any]) -> bool:
-    """A new copy of a verified MR stays verified when its generation, labels and annotations are unchanged: the
-    provider's status writes do not make us compare the spec again (and the spec need not be kept). True when the
-    verification was carried over."""
-    digest = None if before is None else before.get(VERIFIED)
-    if before is None or digest is None:
-        return False
-    old, new = before["metadata"], after["metadata"]
-    if new.get("generation") is None:
-        return False  # without a generation a spec change cannot be told apart: compare afresh
-    if all(old.get(k) == new.get(k) for k in ("generation", "labels", "annotations")):
-        mark_verified(after, digest)
-        return True
-    return False
-
-
-def live_spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The spec of a live MR, whether slimmed (decompressed on demand) or as the API server returned it."""
-    blob = obj.get(SPEC_BLOB)
-    if blob is not None:
-        spec: Mapping[str, Any] = json.loads(zlib.decompress(blob))
-        return spec
-    return obj.get("spec") or {}
 
 
 def ref_of(obj: Mapping[str, Any]) -> ResourceRef:
     k = kind_of(obj)
     return ResourceRef(k.api_version, k.plural)
-
-
-def owner_of(obj: Mapping[str, Any]) -> str | None:
-    labels = obj["metadata"].get("labels") or {}
-    value = labels.get(LABEL_DEPLOYMENT)
-    return str(value) if value else None
-
-
-def content_hash(obj: Mapping[str, Any]) -> str:
-    """Hash of what we apply (without the hash annotation itself), to notice removed fields cheaply."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
-
-
-def is_subset(desired: Any, live: Any) -> bool:
-    """True when every field we set has our value in the live object (others may add fields: the provider's
-    late initialization, API defaults). Lists must match item by item."""
-    if isinstance(desired, Mapping):
-        if not isinstance(live, Mapping):
-            return False
-        return all(k in live and is_subset(v, live[k]) for k, v in desired.items())
-    if isinstance(desired, list):
-        if not isinstance(live, list) or len(desired) != len(live):
-            return False
-        return all(is_subset(d, v) for d, v in zip(desired, live, strict=True))
-    if isinstance(desired, float) and isinstance(live, int | float):
-        return float(live) == desired
-    return bool(desired == live)

@@ -1,6 +1,8 @@
-"""Computing the RegionalDeployment's status from the desired MRs, the live MRs and the renderer's pending list.
+"""Computing the RegionalDeployment's status from the desired MRs, the live MRs and the render result.
 
-Messages name the MR (Kind/name) and its reason, so users never have to dig for the failing child.
+Everything the renderer knew (regions, what is pending where, thresholds, where outputs are read) comes from the
+RenderResult; this module only judges live MRs against it. Messages name the MR (Kind/name) and its reason, so
+users never have to dig for the failing child.
 """
 
 from __future__ import annotations
@@ -9,11 +11,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..identity import MRKey, key_of
+from ..readiness import readiness
+from ..render import RenderResult, links, uploads
 from ..render.context import LABEL_COMPONENT, LABEL_REGION, Pending
-from .conditions import Condition
-from .facts import MAX_LISTED, MRKey, key_of, readiness
+from .conditions import MAX_LISTED, READY, Condition, Conditions, kstatus, stuck
 
 REPLICATION_KINDS = frozenset({"BucketReplicationConfiguration", "Table"})
+# (component, kind) of the pending items that are replication: the S3 replication role's policy and configuration
+REPLICATION_PENDING = frozenset({(uploads.COMPONENT, "RolePolicy"),
+                                 (uploads.COMPONENT, "BucketReplicationConfiguration")})
 
 
 @dataclass
@@ -80,90 +87,47 @@ def _aggregate(name: str, problems: Sequence[Problem], pending: Sequence[Pending
     return Condition(name, False, reason, _listing([*problems, *pending]))
 
 
-def conditions_for(regions: Mapping[str, str], a: Assessment, pending: Sequence[Pending],
-                   thresholds_summary: str) -> list[Condition]:
+def threshold_summary(thresholds: Mapping[str, Mapping[str, float]]) -> str:
+    return "; ".join(f"{region}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(t.items()))
+                     for region, t in sorted(thresholds.items()))
+
+
+def conditions_for(result: RenderResult, a: Assessment) -> Conditions:
     """Ready, Reconciling/Stalled (kstatus), a condition per region, PeeringReady, ReplicationReady and
     AlarmsConfigured."""
-    ready = _aggregate("Ready", a.problems, pending, "AllResourcesReady",
-                       f"{a.ready}/{a.total} managed resources ready")
-    conds = [
-        ready,
-        Condition("Reconciling", not ready.status, "Progressing" if not ready.status else "Converged",
-                  f"{a.ready}/{a.total} managed resources ready" if not ready.status else ""),
-        Condition("Stalled", False, "NoErrors"),
-    ]
-    for region, code in regions.items():
-        # names end in -<regioncode> (global tables excepted), so that is how a pending MR maps to a region
-        pend = [p for p in pending if p.name.endswith(f"-{code}") or f"-{code}-" in p.name]
-        conds.append(_aggregate(f"RegionReady.{region}", a.problems_by_region.get(region, []), pend,
-                                "RegionReady", f"every managed resource in {region} is ready"))
-    peering_pending = [p for p in pending if p.kind in ("VPCPeeringConnectionAccepter", "Route")]
-    conds.append(_aggregate("PeeringReady", a.problems_by_component.get("peering", []), peering_pending,
+    pending = result.pending
+    progress = f"{a.ready}/{a.total} managed resources ready"
+    conds = kstatus(_aggregate(READY, a.problems, pending, "AllResourcesReady", progress), progress)
+    for region in result.regions:
+        pend = [p for p in pending if p.region == region.name]
+        conds.set(_aggregate(f"RegionReady.{region.name}", a.problems_by_region.get(region.name, []), pend,
+                                "RegionReady", f"every managed resource in {region.name} is ready"))
+    peering_pending = [p for p in pending if p.component == links.COMPONENT]
+    conds.set(_aggregate("PeeringReady", a.problems_by_component.get(links.COMPONENT, []), peering_pending,
                             "PeeringActive", "every secondary is peered with the primary, routes on both sides"))
     replication_problems = [p for p in a.problems if p.kind in REPLICATION_KINDS]
-    replication_pending = [p for p in pending if p.kind in REPLICATION_KINDS | {"RolePolicy"}
-                           and "replication" in p.name]
-    conds.append(_aggregate("ReplicationReady", replication_problems, replication_pending, "Replicating",
+    replication_pending = [p for p in pending if (p.component, p.kind) in REPLICATION_PENDING]
+    conds.set(_aggregate("ReplicationReady", replication_problems, replication_pending, "Replicating",
                             "S3 replication and DynamoDB global table replicas are ready"))
     alarm_pending = [p for p in pending if p.kind == "MetricAlarm"]
-    conds.append(_aggregate("AlarmsConfigured", a.problems_by_kind.get("MetricAlarm", []), alarm_pending,
-                            "AlarmsActive", thresholds_summary))
+    conds.set(_aggregate("AlarmsConfigured", a.problems_by_kind.get("MetricAlarm", []), alarm_pending,
+                            "AlarmsActive", threshold_summary(result.thresholds)))
     return conds
 
 
-def stalled_conditions(field_path: str, rule: str) -> list[Condition]:
+def stalled_conditions(field_path: str, rule: str) -> Conditions:
     """An invalid spec: nothing is rendered or touched; kstatus Stalled tells GitOps tools to stop waiting."""
     message = f"{field_path}: {rule}"
-    return [
-        Condition("Ready", False, "InvalidSpec", message),
-        Condition("Reconciling", False, "InvalidSpec", ""),
-        Condition("Stalled", True, "InvalidSpec", message),
-    ]
+    return stuck("InvalidSpec", message, message)
 
 
-# (output name, kind, MR name predicate by component, atProvider attribute)
-OUTPUTS: tuple[tuple[str, str, str, str], ...] = (
-    ("vpcId", "VPC", "network", "id"),
-    ("albDnsName", "LB", "edge", "dnsName"),
-    ("databaseEndpoint", "Instance", "database", "address"),
-    ("uploadsBucketArn", "Bucket", "uploads", "arn"),
-    ("queueUrl", "Queue", "payments", "url"),
-    ("peeringConnectionId", "VPCPeeringConnection", "peering", "id"),
-)
-
-
-def outputs_for(regions: Sequence[str], desired: Sequence[Mapping[str, Any]],
-                live: Mapping[MRKey, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
-    """Per-region values users need (VPC id, ALB DNS name, DB endpoint, bucket ARN, queue URL, peering id)."""
-    out: dict[str, dict[str, str]] = {r: {} for r in regions}
-    for obj in desired:
-        labels = obj["metadata"]["labels"]
-        for output, kind, component, attribute in OUTPUTS:
-            if obj["kind"] != kind or labels.get(LABEL_COMPONENT) != component:
-                continue
-            if kind == "Queue" and "dlq" in obj["metadata"]["name"]:
-                continue
-            current = live.get(key_of(obj))
-            value = ((current or {}).get("status") or {}).get("atProvider", {}).get(attribute)
-            if isinstance(value, str) and value:
-                region = labels[LABEL_REGION]
-                if kind == "VPCPeeringConnection":  # the requester lives in the primary, named per secondary
-                    region = obj["spec"]["forProvider"]["peerRegion"]
-                out.setdefault(region, {})[output] = value
+def outputs_for(result: RenderResult, live: Mapping[MRKey, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """Per-region values users need (VPC id, ALB DNS name, DB endpoint, bucket ARN, queue URL, peering id), read
+    where the render result says each one is."""
+    out: dict[str, dict[str, str]] = {r.name: {} for r in result.regions}
+    for source in result.outputs:
+        current = live.get((source.kind, source.name))
+        value = ((current or {}).get("status") or {}).get("atProvider", {}).get(source.attribute)
+        if isinstance(value, str) and value:
+            out.setdefault(source.region, {})[source.output] = value
     return out
-
-
-def thresholds_in_force(desired: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    """The alarm thresholds in force, per region and alarm name, as rendered (visible in status)."""
-    out: dict[str, dict[str, float]] = {}
-    for obj in desired:
-        if obj["kind"] == "MetricAlarm":
-            region = obj["metadata"]["labels"][LABEL_REGION]
-            out.setdefault(region, {})[obj["metadata"]["name"]] = float(obj["spec"]["forProvider"]["threshold"])
-    return out
-
-
-def threshold_summary(thresholds: Mapping[str, Mapping[str, float]]) -> str:
-    """The AlarmsConfigured message: every region's thresholds, sorted."""
-    return "; ".join(f"{region}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(t.items()))
-                     for region, t in sorted(thresholds.items()))

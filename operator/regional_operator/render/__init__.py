@@ -1,62 +1,115 @@
 """The renderer: one RegionalDeployment (+ region defaults + observed provider state) -> Crossplane v2 MRs.
 
 Pure and deterministic: no I/O, no clock, no randomness, so the operator and the `render` CLI produce the same
-bytes from the same inputs (one source of truth, as with `crossplane render`).
+bytes from the same inputs (one source of truth, as with `crossplane render`). The RenderResult is the one
+contract with the reconcile wing: besides the MRs it carries every fact status reports (regions and their codes,
+the active payments region, the alarm thresholds in force, what is pending where, where outputs are read), so
+status never re-derives them from names or labels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults
-from ..errors import SpecValidationError
-from ..spec import parse_spec
-from . import database, edge, keys, links, monitoring, network, payments, service, sessions, uploads
-from .context import MAX_CR_NAME, Pending, RenderContext
+from ..spec import Deployment, check_production, parse_deployment
+from . import database, edge, endpoints, keys, links, logging, monitoring, network, payments, service, sessions, uploads
+from .context import LABEL_REGION, Pending, RenderContext
 from .observed import Observed
+from .outputs import OutputSource, output_sources
 
 Builder = Callable[[RenderContext], list[dict[str, Any]]]
 
+
+class BuilderModule(Protocol):
+    """A builder: a module with `build(ctx)` and the `COMPONENT` label its MRs (and its pending items) carry."""
+
+    @property
+    def COMPONENT(self) -> str: ...  # the module constant
+
+    @property
+    def build(self) -> Builder: ...
+
+
 # Order matters only for readability of the output (foundations first); the operator applies all at once.
-BUILDERS: tuple[Builder, ...] = (
-    network.build, keys.build, links.build, database.build, sessions.build, uploads.build, payments.build,
-    service.build, edge.build, monitoring.build,
+BUILDERS: tuple[BuilderModule, ...] = (
+    network, keys, links, database, sessions, uploads, payments, service, edge, monitoring, logging, endpoints,
 )
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    """One region of the deployment as status reports it."""
+
+    name: str
+    code: str
+    primary: bool
 
 
 @dataclass(frozen=True)
 class RenderResult:
     resources: tuple[dict[str, Any], ...]
     pending: tuple[Pending, ...]
+    regions: tuple[RegionInfo, ...] = ()
+    active_payments_region: str = ""
+    # region -> alarm name -> threshold, for every alarm rendered (status.alarmThresholds)
+    thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    outputs: tuple[OutputSource, ...] = ()
 
     def by_region(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
         for res in self.resources:
-            out.setdefault(res["metadata"]["labels"]["platform.regional.io/region"], []).append(res)
+            out.setdefault(res["metadata"]["labels"][LABEL_REGION], []).append(res)
         return out
 
 
-def render(cr: Mapping[str, Any], defaults: RegionDefaults, observed: Observed | None = None,
+def render(deployment: Deployment | Mapping[str, Any], defaults: RegionDefaults, observed: Observed | None = None,
            artifact: LambdaArtifact | None = None) -> RenderResult:
-    """Render every MR of a RegionalDeployment object (apiVersion/kind/metadata/spec).
+    """Render every MR of a RegionalDeployment: the typed model the edge parsed (spec.parse_deployment), or, for
+    callers that hold only the object (tests, benchmarks), the object itself, parsed here.
 
     Raises SpecValidationError (naming the field) for input the CRD could not refuse on its own. Without an
     `artifact` the Lambda code object and function are left out (reported as pending).
     """
-    meta = cr.get("metadata") or {}
-    if len(str(meta.get("name") or "")) > MAX_CR_NAME:
-        raise SpecValidationError("metadata.name", f"must be at most {MAX_CR_NAME} characters")
-    spec = parse_spec(cr.get("spec"))
-    ctx = RenderContext(spec, defaults, namespace=str(meta.get("namespace") or "default"),
-                        name=str(meta.get("name") or ""), observed=observed or Observed(), artifact=artifact)
+    if not isinstance(deployment, Deployment):
+        deployment = parse_deployment(deployment)
+    ctx = RenderContext(deployment.spec, defaults, namespace=deployment.namespace, name=deployment.name,
+                        observed=observed or Observed(), artifact=artifact)
+    check_production(deployment.spec)
     resources: list[dict[str, Any]] = []
-    for build in BUILDERS:
-        resources.extend(build(ctx))
+    pending: list[Pending] = []
+    for builder in BUILDERS:
+        resources.extend(builder.build(ctx))
+        pending.extend(_tagged(ctx, builder.COMPONENT, ctx.pending[len(pending):]))
     _check_unique(resources)
-    return RenderResult(tuple(resources), tuple(ctx.pending))
+    return RenderResult(
+        tuple(resources), tuple(pending),
+        regions=tuple(RegionInfo(r.name, r.code, r.primary) for r in ctx.regions),
+        active_payments_region=deployment.spec.active_payments_region,
+        thresholds=_thresholds_in_force(resources),
+        outputs=output_sources(ctx, resources),
+    )
+
+
+def _tagged(ctx: RenderContext, component: str, items: list[Pending]) -> list[Pending]:
+    """Pending items of one builder with the region their name was made for and the builder's component."""
+    return [dataclasses.replace(p, region=p.region or ctx.names.region_of.get(p.name),
+                                component=p.component or component) for p in items]
+
+
+def _thresholds_in_force(resources: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per region and alarm name, the threshold each rendered MetricAlarm carries: what the defaults and the CR
+    resolved to, as AWS will evaluate it (an alarm still waiting for observed state is not in force yet)."""
+    out: dict[str, dict[str, float]] = {}
+    for res in resources:
+        if res["kind"] == "MetricAlarm":
+            region = res["metadata"]["labels"][LABEL_REGION]
+            out.setdefault(region, {})[res["metadata"]["name"]] = float(res["spec"]["forProvider"]["threshold"])
+    return out
 
 
 def _check_unique(resources: list[dict[str, Any]]) -> None:

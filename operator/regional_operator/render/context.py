@@ -12,7 +12,7 @@ from typing import Any, Final
 from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults, RegionSettings, resolve_region
 from ..errors import SpecValidationError
-from ..naming import Namer, region_code
+from ..naming import NAME_TEMPLATES, Namer, region_code
 from ..spec import RegionalDeploymentSpec
 from .kinds import kind as kind_of
 from .observed import OBSERVED_ATTRIBUTES, Observed
@@ -29,7 +29,6 @@ FULL_MANAGEMENT: Final = ["*"]
 RETAIN_MANAGEMENT: Final = ["Observe", "Create", "Update", "LateInitialize"]
 SUBNET_EXTRA_BITS: Final = 3  # the VPC is cut into 8 equal blocks: 3 public, 3 private, 2 spare
 RFC1918: Final = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-MAX_CR_NAME: Final = 40  # label values (63) and MR names stay within limits; the CRD refuses longer too
 
 
 @dataclass(frozen=True)
@@ -43,22 +42,45 @@ class Region:
     vpc_cidr: ipaddress.IPv4Network
     public_subnets: tuple[ipaddress.IPv4Network, ...]
     private_subnets: tuple[ipaddress.IPv4Network, ...]
+    # The ACM certificate of this region's HTTPS listener (spec.regions[].certificateArn, else
+    # spec.edge.certificateArn; parse_spec checked it is in this region); None: HTTP only.
+    certificate_arn: str | None = None
 
     @property
     def index(self) -> int:
         return self.settings.index
 
+    @property
+    def partition(self) -> str:
+        return partition(self.name)
+
 
 @dataclass(frozen=True)
 class Pending:
-    """A dependent MR not rendered yet because an input only the provider can report is missing."""
+    """A dependent MR not rendered yet because an input only the provider can report is missing.
+
+    `region` (None for a global name) and `component` are the ones the MR will carry once rendered; render() fills
+    them in (see render._tagged), so builders name only what waits and for what.
+    """
 
     kind: str
     name: str
     waits_for: str
+    region: str | None = None
+    component: str = ""
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.name} waits for {self.waits_for}"
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region: GovCloud and China are their own partitions, and an ARN with the wrong one
+    names nothing (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
 
 
 def carve_subnets(cidr: str, index: int) -> tuple[ipaddress.IPv4Network, tuple[ipaddress.IPv4Network, ...],
@@ -77,6 +99,26 @@ def carve_subnets(cidr: str, index: int) -> tuple[ipaddress.IPv4Network, tuple[i
     return network, tuple(blocks[0:3]), tuple(blocks[4:7])
 
 
+class RegionRecordingNamer(Namer):
+    """The Namer, remembering the region each regional name was made for: the region of a pending MR is then known
+    from how its name was made, not read back out of the name."""
+
+    def __init__(self, suffix: str, namespace: str, cr_name: str) -> None:
+        super().__init__(suffix, namespace, cr_name)
+        self.region_of: dict[str, str] = {}
+
+    def regional(self, prefix: str, region: str) -> str:
+        name = super().regional(prefix, region)
+        self.region_of[name] = region
+        return name
+
+    def named(self, template: str, region: str | None = None) -> str:
+        name = super().named(template, region)
+        if region is not None and NAME_TEMPLATES[template][2]:
+            self.region_of[name] = region
+        return name
+
+
 class RenderContext:
     """Shared, read-only inputs of one render plus the list of pending dependents it collects."""
 
@@ -87,13 +129,13 @@ class RenderContext:
         self.namespace = namespace
         self.cr_name = name
         self.observed = observed
-        self.names = Namer(spec.environment_suffix, namespace, name)
+        self.names = RegionRecordingNamer(spec.environment_suffix, namespace, name)
         self.pending: list[Pending] = []
         regions = []
         for i, r in enumerate(spec.regions):
             network, public, private = carve_subnets(r.vpc_cidr, i)
             regions.append(Region(r.name, region_code(r.name), r.primary, resolve_region(defaults, r, i),
-                                  network, public, private))
+                                  network, public, private, r.certificate_arn or spec.edge.certificate_arn))
         _check_no_overlap(regions)
         self.regions: tuple[Region, ...] = tuple(regions)
         self.primary = next(r for r in regions if r.primary)
@@ -101,6 +143,15 @@ class RenderContext:
 
     def region(self, name: str) -> Region:
         return next(r for r in self.regions if r.name == name)
+
+    def log_retention_days(self, r: Region) -> int:
+        """CloudWatch Logs retention of every log group in `r`: the production value for production environments."""
+        s = r.settings
+        return s.production_log_retention_days if self.spec.is_production else s.log_retention_days
+
+    def arn(self, service: str, r: Region, resource: str, *, regional: bool = True) -> str:
+        """An ARN in this deployment's account and `r`'s partition; `regional=False` for global services (IAM)."""
+        return f"arn:{r.partition}:{service}:{r.name if regional else ''}:{self.spec.aws_account_id}:{resource}"
 
     def tags(self, region: Region | None, name: str) -> dict[str, str]:
         """The tags every taggable resource carries."""
@@ -121,6 +172,15 @@ class RenderContext:
         if value is None:
             self.pending.append(Pending(needed_by[0], needed_by[1], f"{kind}/{name} status.atProvider.{attribute}"))
         return value
+
+    def observed_ready(self, kind: str, name: str, *, needed_by: tuple[str, str]) -> bool:
+        """Whether another MR is Ready; if not, record that `needed_by` waits for it. For dependents AWS refuses
+        while what they need does not exist yet (or is not yet usable): they are rendered once it is, so no MR is
+        created only to fail in a retry loop."""
+        if self.observed.is_ready(kind, name):
+            return True
+        self.pending.append(Pending(needed_by[0], needed_by[1], f"{kind}/{name} Ready"))
+        return False
 
     def mr(self, key: str, name: str, *, region: Region, component: str, for_provider: dict[str, Any],
            external_name: str | None = None, tier: int | None = None, init_provider: dict[str, Any] | None = None,

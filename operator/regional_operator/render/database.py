@@ -14,10 +14,17 @@ Provider facts that shape this module (provider-upjet-aws v2.6.0, checked in its
 - `performanceInsightsKmsKeyId` must be a key ARN (the provider validates it) and can never be changed once
   set, while its Ref copies the key id. So the instance waits for the region key's observed ARN rather than
   being created with the AWS-managed key and stuck with it. `kmsKeyIdRef` (storage) does copy the ARN.
-- Credentials never pass through the CR: `manageMasterUserPassword` lets RDS keep the master password in Secrets
-  Manager, encrypted with the region's key.
+- Credentials never pass through the CR or the operator. A standalone database (no replica wanted) lets RDS keep
+  the master password in Secrets Manager (`manageMasterUserPassword`, encrypted with the region's key). AWS refuses
+  a read replica of a source whose password RDS manages (RDS User Guide, "Password management with Amazon RDS and
+  AWS Secrets Manager", Limitations), so when replicas are wanted the primary gets a password the provider
+  generates (`autoGeneratePassword`) and writes into the Secret `passwordSecretRef` names, in the CR's namespace;
+  the operator never reads or writes that Secret (rotation: docs/aws-semantics.md).
 - A replica takes no username/password/engine/storage size (inherited from the source), cannot have a final
   snapshot, and is deleted before its source (deletion tier 1 < the primary's 2).
+- TLS is enforced by the DB parameter group (`rds.force_ssl=1`, one group per engine major version: the family
+  is fixed at creation, so a major upgrade gets a new group), IAM database authentication is enabled, and the
+  `postgresql` and `upgrade` logs are exported to CloudWatch Logs (groups made by logging.py, encrypted).
 - Turning replication off for an existing replica is not a promotion path: the standalone shape sets `username`,
   which the provider can only change by replacing the instance, and upjet refuses replacements. Promotion is
   a runbook step.
@@ -29,6 +36,7 @@ from typing import Any, Final
 
 from . import names
 from .context import Region, RenderContext, ref
+from .logging import RDS_LOG_EXPORTS
 
 COMPONENT: Final = "database"
 ENGINE: Final = "postgres"
@@ -41,12 +49,14 @@ BACKUP_RETENTION_DAYS: Final = 7
 PERFORMANCE_INSIGHTS_RETENTION_DAYS: Final = 7  # the free tier; 731 or multiples of 31 cost extra
 BACKUP_WINDOW: Final = "03:00-04:00"
 MAINTENANCE_WINDOW: Final = "sun:04:30-sun:05:30"  # after the backup window, never overlapping it
+PASSWORD_SECRET_KEY: Final = "password"  # noqa: S105 - the key name in the Secret, not a password
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for r in ctx.regions:
         out.append(subnet_group(ctx, r))
+        out.append(parameter_group(ctx, r))
         if r.primary or not ctx.spec.database.cross_region_replica:
             instance = standalone_instance(ctx, r)
         else:
@@ -70,6 +80,25 @@ def subnet_group(ctx: RenderContext, r: Region) -> dict[str, Any]:
     })
 
 
+def engine_major(ctx: RenderContext) -> str:
+    return ctx.spec.database.engine_version.split(".")[0]
+
+
+def parameter_group_name(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional(f"payments-db-pg{engine_major(ctx)}", r.name)
+
+
+def parameter_group(ctx: RenderContext, r: Region) -> dict[str, Any]:
+    """`rds.force_ssl=1`: the server refuses every connection that is not TLS (PCI DSS 4.2.1). The parameter is
+    dynamic for RDS for PostgreSQL, so it applies without a reboot."""
+    name = parameter_group_name(ctx, r)
+    return ctx.mr("rds/ParameterGroup", name, region=r, component=COMPONENT, external_name=name, for_provider={
+        "family": f"{ENGINE}{engine_major(ctx)}",
+        "description": f"payments database parameters in {r.name}: TLS only",
+        "parameter": [{"name": "rds.force_ssl", "value": "1", "applyMethod": "immediate"}],
+    })
+
+
 def _common(ctx: RenderContext, r: Region, name: str, pi_key_arn: str) -> dict[str, Any]:
     """Settings every instance shares, replica or not: placement, network exposure, encryption, upkeep."""
     return {
@@ -82,6 +111,9 @@ def _common(ctx: RenderContext, r: Region, name: str, pi_key_arn: str) -> dict[s
         "publiclyAccessible": False,
         "storageEncrypted": True,
         "kmsKeyIdRef": ref(names.kms_key(ctx, r)),
+        "parameterGroupNameRef": ref(parameter_group_name(ctx, r)),
+        "iamDatabaseAuthenticationEnabled": True,
+        "enabledCloudwatchLogsExports": list(RDS_LOG_EXPORTS),
         "performanceInsightsEnabled": True,
         "performanceInsightsKmsKeyId": pi_key_arn,
         "performanceInsightsRetentionPeriod": PERFORMANCE_INSIGHTS_RETENTION_DAYS,
@@ -97,6 +129,24 @@ def _key_arn(ctx: RenderContext, r: Region, needed_by: str) -> str | None:
     return ctx.observed_value("Key", names.kms_key(ctx, r), "arn", needed_by=("Instance", needed_by))
 
 
+def password_secret_name(ctx: RenderContext, r: Region) -> str:
+    """The Secret (in the CR's namespace) the provider writes the generated master password into."""
+    return f"{names.database(ctx, r)}-master-password"
+
+
+def has_replicas(ctx: RenderContext, r: Region) -> bool:
+    """Whether other regions replicate from this instance (only the primary, with crossRegionReplica on)."""
+    return r.primary and ctx.spec.database.cross_region_replica and bool(ctx.secondaries)
+
+
+def _credentials(ctx: RenderContext, r: Region) -> dict[str, Any]:
+    """RDS-managed password for a standalone instance; a provider-generated one for a replication source."""
+    if has_replicas(ctx, r):
+        return {"autoGeneratePassword": True,
+                "passwordSecretRef": {"name": password_secret_name(ctx, r), "key": PASSWORD_SECRET_KEY}}
+    return {"manageMasterUserPassword": True, "masterUserSecretKmsKeyIdRef": ref(names.kms_key(ctx, r))}
+
+
 def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
     """The primary (and, with replication off, each secondary): a writable Multi-AZ instance."""
     name = names.database(ctx, r)
@@ -110,8 +160,7 @@ def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
         "allocatedStorage": r.settings.db_allocated_storage_gib,
         "dbName": DB_NAME,
         "username": MASTER_USERNAME,
-        "manageMasterUserPassword": True,
-        "masterUserSecretKmsKeyIdRef": ref(names.kms_key(ctx, r)),
+        **_credentials(ctx, r),
         "multiAz": True,
         "backupRetentionPeriod": BACKUP_RETENTION_DAYS,
         "backupWindow": BACKUP_WINDOW,

@@ -1,10 +1,13 @@
 """Builder: the internet edge of each region: ALB, target group, listeners and a WAF web ACL.
 
 The ALB sits in the three public subnets and forwards to an `ip` target group (Fargate tasks register by IP)
-on the container port. With `spec.edge.certificateArn` the ALB serves HTTPS 443 (TLS 1.2+/1.3 policy) and port
-80 only redirects; without one it serves plain HTTP on 80 - acceptable for a test environment only, production
-must set a certificate. Access logs stay off: ALB log delivery needs an SSE-S3 bucket with an ELB-principal
-bucket policy, and every bucket here is KMS-encrypted; enable them with a dedicated bucket when needed.
+on the container port. With a certificate for the region (`spec.regions[].certificateArn`, else
+`spec.edge.certificateArn`; ACM certificates are regional, so parse_spec refuses one of another region) the ALB
+serves HTTPS 443 (TLS 1.3 + 1.2 ECDHE-GCM policy) and port 80 only redirects; without one (admitted only outside
+production: CEL on spec) port 80 answers every request with a fixed 403, nothing is ever forwarded in plain HTTP
+and the ECS service runs without the target group (service.py). Access logs go to the region's dedicated SSE-S3
+log bucket (logging.py: ALB log delivery cannot write SSE-KMS objects); WAF logs go to an `aws-waf-logs-` log
+group (logging.py).
 
 The WAF rules are the AWS API `Rules` JSON (`ruleJson`, the provider's only way to set rules): the region's geo
 block list, a per-IP rate limit, then the AWS managed rule groups. The association needs the ALB's ARN as a
@@ -15,14 +18,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..aws_facts import WAF_MANAGED_RULE_GROUPS
+from ..aws_facts import ALB_TLS_POLICY, WAF_MANAGED_RULE_GROUPS
 from . import names
 from .context import Region, RenderContext, compact_json, each_region, ref
+from .logging import ALB_LOGS_PREFIX, alb_logs_bucket
 
 COMPONENT: Final = "edge"
-# TLS 1.3 + 1.2 with forward-secret AEAD ciphers only; AWS's recommended policy for ALBs.
-# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
-TLS_POLICY: Final = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# TLS 1.3 + 1.2 with forward-secret AEAD ciphers only (aws_facts.ALB_TLS_POLICY, with its documented suites).
+TLS_POLICY: Final = ALB_TLS_POLICY
+# What the HTTP listener answers without a certificate: a refusal, never the service in plain text.
+HTTPS_REQUIRED: Final = {"contentType": "text/plain", "messageBody": "HTTPS required", "statusCode": "403"}
 RATE_WINDOW_SECONDS: Final = 300  # the limit in region settings is per 5 minutes
 HEALTHY_HTTP_CODES: Final = "200-399"
 
@@ -62,19 +67,26 @@ def waf_rules(r: Region) -> list[dict[str, Any]]:
     return rules
 
 
+def forwarding_listener(ctx: RenderContext, r: Region) -> str | None:
+    """The listener that forwards to the target group: the HTTPS one, with a certificate. Without one nothing
+    forwards (the HTTP listener refuses), so the target group stays unattached (None)."""
+    return ctx.names.regional("listener-https", r.name) if r.certificate_arn else None
+
+
 def _forward(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     return [{"type": "forward", "targetGroupArnRef": ref(names.target_group(ctx, r))}]
 
 
 def _listeners(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
-    """HTTPS + redirecting HTTP with a certificate, plain forwarding HTTP without. The HTTP listener keeps its
-    name in both shapes, so adding a certificate later updates it in place."""
+    """HTTPS + redirecting HTTP with a certificate; without one only an HTTP listener that refuses (fixed 403).
+    The HTTP listener keeps its name in both shapes, so adding a certificate later updates it in place."""
     lb = ref(names.alb(ctx, r))
     http_name = ctx.names.regional("listener-http", r.name)
-    cert = ctx.spec.edge.certificate_arn
+    cert = r.certificate_arn
     if cert is None:
         return [ctx.mr("elbv2/LBListener", http_name, region=r, component=COMPONENT, for_provider={
-            "loadBalancerArnRef": lb, "port": 80, "protocol": "HTTP", "defaultAction": _forward(ctx, r),
+            "loadBalancerArnRef": lb, "port": 80, "protocol": "HTTP",
+            "defaultAction": [{"type": "fixed-response", "fixedResponse": dict(HTTPS_REQUIRED)}],
         })]
     https = ctx.mr("elbv2/LBListener", ctx.names.regional("listener-https", r.name), region=r, component=COMPONENT,
                    for_provider={
@@ -91,7 +103,7 @@ def _listeners(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
 
 def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     alb = names.alb(ctx, r)
-    waf = ctx.names.regional("waf", r.name)
+    waf = names.waf(ctx, r)
     out = [
         ctx.mr("elbv2/LB", alb, region=r, component=COMPONENT, for_provider={
             "name": alb,
@@ -106,6 +118,7 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
             "desyncMitigationMode": "defensive",
             "enableHttp2": True,
             "enableWafFailOpen": False,
+            "accessLogs": {"bucketRef": ref(alb_logs_bucket(ctx, r)), "enabled": True, "prefix": ALB_LOGS_PREFIX},
         }),
         ctx.mr("elbv2/LBTargetGroup", names.target_group(ctx, r), region=r, component=COMPONENT, for_provider={
             "name": names.target_group(ctx, r),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import names
+from . import logging, names, payments, service
 from .context import Region, RenderContext, policy_json, ref
 
 COMPONENT = "keys"
@@ -30,9 +30,16 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
             "multiRegion": False,
             "policy": key_policy(ctx, r),
         }))
-        out.append(ctx.mr("kms/Alias", key, region=r, component=COMPONENT, external_name=names.kms_alias_name(ctx, r),
+        out.append(ctx.mr("kms/Alias", key, region=r, component=COMPONENT,
+                          external_name=names.kms_alias_external_name(ctx, r),
                           for_provider={"targetKeyIdRef": ref(key)}))
     return out
+
+
+def encrypted_log_group_arns(ctx: RenderContext, r: Region) -> list[str]:
+    """Every log group in `r` encrypted with the region's key: the Lambda's, the service's and the audit logs."""
+    groups = [payments.log_group_name(ctx, r), service.log_group_name(ctx, r), *logging.log_groups(ctx, r)]
+    return sorted(logging.log_group_arn(ctx, r, g) for g in groups)
 
 
 def key_policy(ctx: RenderContext, r: Region) -> str:
@@ -43,7 +50,7 @@ def key_policy(ctx: RenderContext, r: Region) -> str:
         {
             "Sid": "AccountIAMDelegation",
             "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Principal": {"AWS": f"arn:{r.partition}:iam::{account}:root"},
             "Action": "kms:*",
             "Resource": "*",
         },
@@ -53,15 +60,17 @@ def key_policy(ctx: RenderContext, r: Region) -> str:
             "Principal": {"Service": f"logs.{r.name}.amazonaws.com"},
             "Action": ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
             "Resource": "*",
-            "Condition": {"ArnLike": {
-                "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{r.name}:{account}:log-group:*"}},
+            # only for this deployment's log groups in the region, each named exactly
+            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": encrypted_log_group_arns(ctx, r)}},
         },
+        # AWS's documented statement for a service publishing to an encrypted topic, exactly: no condition
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+        # Who may publish is fenced by the topic policy (this deployment's alarms, by account and name).
         {
             "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
             "Effect": "Allow",
             "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
         },
     ])

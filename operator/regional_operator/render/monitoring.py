@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..aws_facts import postgres_max_connections
 from . import names
 from .context import Region, RenderContext, each_region, policy_json, ref
 
@@ -44,8 +45,8 @@ ALARMS: Final[tuple[Alarm, ...]] = (
           "database CPU sustained high"),
     Alarm("rds-free-storage", "rds", "AWS/RDS", "FreeStorageSpace", "Minimum", "rdsFreeStorageBytes", _LT, 1, 1,
           "database running out of storage"),
-    Alarm("rds-connections", "rds", "AWS/RDS", "DatabaseConnections", "Maximum", "rdsConnections", _GT, 3, 2,
-          "database connections near the instance limit"),
+    Alarm("rds-connections", "rds", "AWS/RDS", "DatabaseConnections", "Maximum", "rdsConnectionsPercentOfMax", _GT,
+          3, 2, "database connections near the instance limit"),
     Alarm("lambda-errors", "lambda", "AWS/Lambda", "Errors", "Sum", "lambdaErrors", _GE, 1, 1,
           "payments processor invocations failing"),
     Alarm("lambda-throttles", "lambda", "AWS/Lambda", "Throttles", "Sum", "lambdaThrottles", _GE, 1, 1,
@@ -63,6 +64,22 @@ ALARMS: Final[tuple[Alarm, ...]] = (
 )
 REPLICATION = Alarm("dynamodb-replication", "dynamodb", "AWS/DynamoDB", "ReplicationLatency", "Average",
                     "dynamodbReplicationLatencyMs", _GT, 3, 2, "sessions table replication lagging")
+# The ledger is a global table too: a lagging ledger replica is a payments record missing in the standby.
+LEDGER_REPLICATION = Alarm("dynamodb-ledger-replication", "ledger", "AWS/DynamoDB", "ReplicationLatency", "Average",
+                           "dynamodbReplicationLatencyMs", _GT, 3, 2, "ledger table replication lagging")
+
+
+def rds_connections_threshold(r: Region) -> float:
+    """An absolute rdsConnections wins; otherwise rdsConnectionsPercentOfMax of the instance class's default
+    max_connections (a fixed number is far above the limit of a small class and far below a large one's).
+    defaults._check_settings refused a class without a known limit unless rdsConnections is given."""
+    thresholds = r.settings.thresholds
+    if "rdsConnections" in thresholds:
+        return thresholds["rdsConnections"]
+    limit = postgres_max_connections(r.settings.db_instance_class)
+    if limit is None:  # pragma: no cover - refused when the settings were resolved
+        raise AssertionError(f"no connection limit for {r.settings.db_instance_class}")
+    return float(max(1, int(limit * thresholds["rdsConnectionsPercentOfMax"] / 100)))
 
 
 def alarm_name(ctx: RenderContext, r: Region, slug: str) -> str:
@@ -70,7 +87,7 @@ def alarm_name(ctx: RenderContext, r: Region, slug: str) -> str:
 
 
 def topic_arn(ctx: RenderContext, r: Region) -> str:
-    return f"arn:aws:sns:{r.name}:{ctx.spec.aws_account_id}:{names.alarm_topic(ctx, r)}"
+    return ctx.arn("sns", r, names.alarm_topic(ctx, r))
 
 
 def _topic_policy(ctx: RenderContext, r: Region) -> str:
@@ -86,7 +103,7 @@ def _topic_policy(ctx: RenderContext, r: Region) -> str:
             "Resource": arn,
             "Condition": {
                 "StringEquals": {"aws:SourceAccount": account},
-                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{r.name}:{account}:alarm:{alarm_name(ctx, r, '*')}"},
+                "ArnLike": {"aws:SourceArn": ctx.arn("cloudwatch", r, f"alarm:{alarm_name(ctx, r, '*')}")},
             },
         },
         {
@@ -113,7 +130,8 @@ def _alarm(ctx: RenderContext, r: Region, alarm: Alarm, name: str, dimensions: d
         "evaluationPeriods": alarm.evaluation_periods,
         "datapointsToAlarm": alarm.datapoints,
         "comparisonOperator": alarm.comparison,
-        "threshold": r.settings.thresholds[alarm.threshold],
+        "threshold": (rds_connections_threshold(r) if alarm.threshold == "rdsConnectionsPercentOfMax"
+                      else r.settings.thresholds[alarm.threshold]),
         # no traffic (a quiet standby region) is not an incident; real outages show up in the other alarms
         "treatMissingData": "notBreaching",
         "actionsEnabled": True,
@@ -139,11 +157,12 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "rds": {"DBInstanceIdentifier": names.database(ctx, r)},
         "lambda": {"FunctionName": names.lambda_function(ctx, r)},
         "dynamodb": {"TableName": names.sessions_table(ctx)},
+        "ledger": {"TableName": names.ledger_table(ctx)},
     }
     planned: list[tuple[Alarm, str, dict[str, str]]] = [(a, alarm_name(ctx, r, a.slug), {}) for a in ALARMS]
     # DynamoDB reports replication latency in the sending region, per receiving region: one alarm per peer.
-    planned += [(REPLICATION, alarm_name(ctx, r, f"{REPLICATION.slug}-{other.code}"), {"ReceivingRegion": other.name})
-                for other in ctx.regions if other is not r]
+    planned += [(alarm, alarm_name(ctx, r, f"{alarm.slug}-{other.code}"), {"ReceivingRegion": other.name})
+                for alarm in (REPLICATION, LEDGER_REPLICATION) for other in ctx.regions if other is not r]
     for alarm, name, extra in planned:
         dimensions = {**sources.get(alarm.source, {}), **extra}
         if alarm.source == "alb":

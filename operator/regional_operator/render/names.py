@@ -67,6 +67,10 @@ def alarm_topic(ctx: RenderContext, r: Region) -> str:
     return ctx.names.regional("alarms", r.name)
 
 
+def waf(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("waf", r.name)
+
+
 def alb(ctx: RenderContext, r: Region) -> str:
     return ctx.names.named("alb", r.name)
 
@@ -96,4 +100,11 @@ def ssm_path(ctx: RenderContext, r: Region) -> str:
 
 def kms_alias_name(ctx: RenderContext, r: Region) -> str:
     """The AWS alias of the region's key; used where a field takes a key id/alias but has no Ref (SQS, SNS)."""
-    return f"alias/payments-{ctx.spec.environment_suffix}-{r.code}"
+    return f"alias/{kms_alias_external_name(ctx, r)}"
+
+
+def kms_alias_external_name(ctx: RenderContext, r: Region) -> str:
+    """The alias as the provider keeps it in the Alias MR's external name: without the `alias/` prefix (its
+    kmsAlias() external-name config adds the prefix for AWS and stores the name without it, so an annotation
+    with the prefix would be rewritten after every apply)."""
+    return f"payments-{ctx.spec.environment_suffix}-{r.code}"

@@ -95,10 +95,12 @@ def _peer_cidrs(ctx: RenderContext, r: Region) -> list[str]:
 def _nacls(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     vpc = names.vpc(ctx, r)
     internal = [str(r.vpc_cidr), *_peer_cidrs(ctx, r)]
-    tiers: dict[str, list[tuple[bool, str, int, int, str]]] = {
-        # (egress, protocol, from, to, cidr)
+    https = r.certificate_arn is not None
+    tiers: dict[str, list[tuple[bool, str, int, int, str] | None]] = {
+        # (egress, protocol, from, to, cidr); None keeps a rule's number free, so the numbers (and MR names) of
+        # the other rules do not move when HTTPS is switched on or off.
         "public": [
-            (False, "tcp", HTTPS_PORT, HTTPS_PORT, ANYWHERE),
+            (False, "tcp", HTTPS_PORT, HTTPS_PORT, ANYWHERE) if https else None,  # only with an HTTPS listener
             (False, "tcp", HTTP_PORT, HTTP_PORT, ANYWHERE),
             (False, "tcp", *EPHEMERAL, ANYWHERE),  # return traffic of NAT'd and ALB connections
             (False, "-1", 0, 0, str(r.vpc_cidr)),  # peers never reach the public tier
@@ -117,7 +119,11 @@ def _nacls(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
             "vpcIdRef": ref(vpc), "subnetIdRefs": [ref(names.subnet(ctx, r, tier, i)) for i in range(3)],
         }))
         counters = {False: 100, True: 100}
-        for egress, protocol, low, high, cidr in rules:
+        for entry in rules:
+            if entry is None:
+                counters[False] += 10
+                continue
+            egress, protocol, low, high, cidr = entry
             number = counters[egress]
             counters[egress] += 10
             direction = "out" if egress else "in"
@@ -137,23 +143,24 @@ def _security_groups(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     purposes = {
         "alb": "ALB: HTTPS/HTTP from the internet, to the service only",
         "service": "ECS service: from the ALB only",
-        "database": "RDS: PostgreSQL from the service and the payments Lambda only",
-        "lambda": "Payments Lambda: to the database and AWS APIs",
+        "database": "RDS: PostgreSQL from the service only",
+        "lambda": "Payments Lambda: HTTPS to AWS APIs and the payments API only",
     }
     out = [ctx.mr("ec2/SecurityGroup", name, region=r, component=COMPONENT, for_provider={
         "vpcIdRef": ref(vpc), "name": name, "description": purposes[role], "revokeRulesOnDelete": True,
     }) for role, name in sg.items()]
     # (sg role, direction, port, peer: ("cidr", value) | ("sg", role), description)
     rules: list[tuple[str, str, int, tuple[str, str], str]] = [
-        ("alb", "in", HTTPS_PORT, ("cidr", ANYWHERE), "HTTPS from the internet"),
-        ("alb", "in", HTTP_PORT, ("cidr", ANYWHERE), "HTTP from the internet (redirected or served)"),
+        # 443 only where an HTTPS listener exists: an open port with nothing behind it is exposure for nothing.
+        *([("alb", "in", HTTPS_PORT, ("cidr", ANYWHERE), "HTTPS from the internet")] if r.certificate_arn else []),
+        ("alb", "in", HTTP_PORT, ("cidr", ANYWHERE), "HTTP from the internet (redirected to HTTPS or refused)"),
         ("alb", "out", port, ("sg", "service"), "to the service tasks"),
         ("service", "in", port, ("sg", "alb"), "from the ALB"),
         ("service", "out", POSTGRES_PORT, ("sg", "database"), "to the database"),
         ("service", "out", HTTPS_PORT, ("cidr", ANYWHERE), "AWS APIs and the payments API over the NAT"),
         ("database", "in", POSTGRES_PORT, ("sg", "service"), "from the service"),
-        ("database", "in", POSTGRES_PORT, ("sg", "lambda"), "from the payments Lambda"),
-        ("lambda", "out", POSTGRES_PORT, ("sg", "database"), "to the database"),
+        # No Lambda <-> database rules: the payments handler never opens a database connection (it talks to
+        # DynamoDB, SQS, SSM and the payments API only: lambda/payments/handler.py).
         ("lambda", "out", HTTPS_PORT, ("cidr", ANYWHERE), "AWS APIs and the payments API over the NAT"),
     ]
     for role, direction, rule_port, (peer_type, peer), description in rules:

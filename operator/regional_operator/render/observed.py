@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..readiness import readiness
+
 # Every status.atProvider attribute the renderer or the status outputs read. The operator keeps only these of
 # each live MR (memory: the provider mirrors most of the spec into atProvider); observed_value() refuses others.
 OBSERVED_ATTRIBUTES: frozenset[str] = frozenset({"id", "arn", "arnSuffix", "dnsName", "address", "url"})
@@ -19,24 +21,18 @@ OBSERVED_ATTRIBUTES: frozenset[str] = frozenset({"id", "arn", "arnSuffix", "dnsN
 
 @dataclass(frozen=True)
 class ObservedResource:
+    """The reported values of one MR, and whether it is ready by the one readiness rule
+    (regional_operator.readiness). Dependents that AWS refuses until what they need is usable (bucket replication
+    before versioning, an ECS service before its listener, a redrive policy before the DLQ) are gated on it."""
+
     kind: str
     name: str
     at_provider: Mapping[str, Any]
-    ready: bool
-    synced: bool
-    generation: int = 0
+    ready: bool = False
 
     def get(self, attribute: str) -> str | None:
         value = self.at_provider.get(attribute)
         return value if isinstance(value, str) and value else None
-
-
-def _condition_true(status: Mapping[str, Any], kind: str, generation: int) -> bool:
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == kind:
-            fresh = cond.get("observedGeneration") in (None, generation) or generation == 0
-            return bool(cond.get("status") == "True" and fresh)
-    return False
 
 
 @dataclass(frozen=True)
@@ -52,15 +48,9 @@ class Observed:
         for obj in objects:
             meta = obj.get("metadata") or {}
             status = obj.get("status") or {}
-            generation = int(meta.get("generation") or 0)
-            res = ObservedResource(
-                kind=str(obj.get("kind")),
-                name=str(meta.get("name")),
-                at_provider=status.get("atProvider") or {},
-                ready=_condition_true(status, "Ready", generation),
-                synced=_condition_true(status, "Synced", generation),
-                generation=generation,
-            )
+            res = ObservedResource(kind=str(obj.get("kind")), name=str(meta.get("name")),
+                                   at_provider=status.get("atProvider") or {},
+                                   ready=readiness(obj)[0] if meta else False)
             found[(res.kind, res.name)] = res
         return cls(found)
 
@@ -68,3 +58,8 @@ class Observed:
         """`status.atProvider.<attribute>` of one MR, or None while the provider has not reported it."""
         res = self.resources.get((kind, name))
         return res.get(attribute) if res else None
+
+    def is_ready(self, kind: str, name: str) -> bool:
+        """Ready=True at the MR's current generation: AWS has the resource and the provider reports it usable."""
+        res = self.resources.get((kind, name))
+        return bool(res and res.ready)

@@ -22,11 +22,20 @@ QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 MAX_RECEIVE_COUNT = 5
 BATCH_SIZE = 10
 
-# Lambda in a VPC must create and delete its ENIs; EC2 does not support resource-level permissions for these
-# actions (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions),
-# so Resource "*" is unavoidable. This is the only wildcard in the role, and tests allow-list exactly it.
-VPC_ENI_ACTIONS = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
-                   "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+# Lambda in a VPC creates, attaches and deletes its ENIs with the execution role
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions).
+# The Describe action supports no resource-level permissions, so Resource "*" is unavoidable for it (with
+# XRAY_ACTIONS the only wildcards in the role; tests allow-list exactly them). The others act on EC2 resources and
+# are scoped to this account and region: network interfaces, and the subnets and security groups
+# CreateNetworkInterface uses (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+VPC_ENI_DESCRIBE_ACTIONS = ["ec2:DescribeNetworkInterfaces"]
+VPC_ENI_MANAGE_ACTIONS = ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                          "ec2:UnassignPrivateIpAddresses"]
+VPC_ENI_ACTIONS = VPC_ENI_DESCRIBE_ACTIONS + VPC_ENI_MANAGE_ACTIONS
+# Active tracing: Lambda refuses the function unless its role may send traces
+# (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html#services-xray-permissions). X-Ray has no
+# resource-level permissions for these actions (Service Authorization Reference, AWS X-Ray), so Resource "*".
+XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 
 def build(ctx: RenderContext) -> list[dict[str, Any]]:
@@ -41,23 +50,28 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
 
 def arn(ctx: RenderContext, service: str, r: Region, resource: str) -> str:
     """A deterministic ARN in this deployment's account (names are ours, so only the account is needed)."""
-    return f"arn:aws:{service}:{r.name}:{ctx.spec.aws_account_id}:{resource}"
+    return ctx.arn(service, r, resource)
 
 
 def _queues(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    """The DLQ, then the main queue once the DLQ is Ready: SQS refuses a redrive policy whose
+    deadLetterTargetArn names a queue that does not exist (SetQueueAttributes, RedrivePolicy), so the main
+    queue is not created only to fail. No external name: a queue's is its URL, which AWS assigns (the provider
+    writes it after creation; pinning the name would break Observe)."""
     queue, dlq = names.queue(ctx, r), names.dead_letter_queue(ctx, r)
     visibility = r.settings.lambda_timeout_seconds * SQS_VISIBILITY_TIMEOUT_FACTOR
     key_alias = names.kms_alias_name(ctx, r)
-    out = [
-        ctx.mr("sqs/Queue", dlq, region=r, component=COMPONENT, external_name=dlq, for_provider={
-            "name": dlq, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": DLQ_RETENTION_SECONDS}),
-        ctx.mr("sqs/Queue", queue, region=r, component=COMPONENT, external_name=queue, for_provider={
+    out = [ctx.mr("sqs/Queue", dlq, region=r, component=COMPONENT, for_provider={
+        "name": dlq, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": DLQ_RETENTION_SECONDS})]
+    rendered = [dlq]
+    if ctx.observed_ready("Queue", dlq, needed_by=("Queue", queue)):
+        out.append(ctx.mr("sqs/Queue", queue, region=r, component=COMPONENT, for_provider={
             "name": queue, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": QUEUE_RETENTION_SECONDS,
             "visibilityTimeoutSeconds": visibility, "receiveWaitTimeSeconds": 20,
             "redrivePolicy": compact_json({"deadLetterTargetArn": arn(ctx, "sqs", r, dlq),
-                                             "maxReceiveCount": MAX_RECEIVE_COUNT})}),
-    ]
-    for name in (queue, dlq):
+                                             "maxReceiveCount": MAX_RECEIVE_COUNT})}))
+        rendered.insert(0, queue)
+    for name in rendered:
         out.append(ctx.mr("sqs/QueuePolicy", name, region=r, component=COMPONENT, for_provider={
             "queueUrlRef": ref(name),
             "policy": policy_json([{
@@ -90,14 +104,17 @@ def _configuration(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     ]
 
 
+def log_group_name(ctx: RenderContext, r: Region) -> str:
+    return f"/aws/lambda/{names.lambda_function(ctx, r)}"
+
+
 def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
-    function = names.lambda_function(ctx, r)
     role = ctx.names.named("lambda-role", r.name)
-    log_group = f"/aws/lambda/{function}"
+    log_group = log_group_name(ctx, r)
     out = [
         ctx.mr("cloudwatchlogs/Group", ctx.names.regional("payments-logs", r.name), region=r, component=COMPONENT,
                external_name=log_group, for_provider={
-                   "retentionInDays": r.settings.log_retention_days, "kmsKeyIdRef": ref(names.kms_key(ctx, r))}),
+                   "retentionInDays": ctx.log_retention_days(r), "kmsKeyIdRef": ref(names.kms_key(ctx, r))}),
         ctx.mr("iam/Role", role, region=r, component=COMPONENT, external_name=role, for_provider={
             "description": f"payments processor in {r.name}",
             "assumeRolePolicy": policy_json([{
@@ -109,7 +126,6 @@ def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     key_arn = ctx.observed_value("Key", names.kms_key(ctx, r), "arn", needed_by=("RolePolicy", role))
     if key_arn is None:
         return out
-    account = ctx.spec.aws_account_id
     path = names.ssm_path(ctx, r)
     statements = [
         {"Sid": "ConsumeOwnQueue", "Effect": "Allow",
@@ -123,15 +139,38 @@ def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         {"Sid": "ReadOwnParameters", "Effect": "Allow",
          "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
          "Resource": [arn(ctx, "ssm", r, f"parameter{path.rstrip('/')}"), arn(ctx, "ssm", r, f"parameter{path}*")]},
-        {"Sid": "UseRegionKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-         "Resource": key_arn},
+        *_key_statements(ctx, r, key_arn),
         {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": f"arn:aws:logs:{r.name}:{account}:log-group:/aws/lambda/{names.lambda_function(ctx, r)}:*"},
-        {"Sid": "VpcNetworkInterfaces", "Effect": "Allow", "Action": VPC_ENI_ACTIONS, "Resource": "*"},
+         "Resource": arn(ctx, "logs", r, f"log-group:/aws/lambda/{names.lambda_function(ctx, r)}:*")},
+        {"Sid": "DescribeNetworkInterfaces", "Effect": "Allow", "Action": VPC_ENI_DESCRIBE_ACTIONS, "Resource": "*"},
+        {"Sid": "ManageOwnNetworkInterfaces", "Effect": "Allow", "Action": VPC_ENI_MANAGE_ACTIONS,
+         "Resource": [arn(ctx, "ec2", r, f"{kind}/*") for kind in ("network-interface", "security-group", "subnet")]},
     ]
+    if ctx.spec.payments.tracing == "Active":
+        statements.append({"Sid": "WriteTraces", "Effect": "Allow", "Action": XRAY_ACTIONS, "Resource": "*"})
     out.append(ctx.mr("iam/RolePolicy", role, region=r, component=COMPONENT, for_provider={
         "roleRef": ref(role), "policy": policy_json(statements)}))
     return out
+
+
+def _key_statements(ctx: RenderContext, r: Region, key_arn: str) -> list[dict[str, Any]]:
+    """The region key, only through the services that use it for this function, and only for its own data (the
+    encryption context each service sets): SQS for the two queues (aws:sqs:arn), DynamoDB for the ledger replica
+    (aws:dynamodb:tableName), Lambda for the function's environment variables (aws:lambda:FunctionArn)."""
+    queues = sorted(arn(ctx, "sqs", r, q) for q in (names.queue(ctx, r), names.dead_letter_queue(ctx, r)))
+    uses = [
+        ("QueueMessages", "sqs", ["kms:Decrypt", "kms:GenerateDataKey"], "aws:sqs:arn", queues),
+        ("LedgerTable", "dynamodb", ["kms:Decrypt", "kms:GenerateDataKey"], "aws:dynamodb:tableName",
+         names.ledger_table(ctx)),
+        ("EnvironmentVariables", "lambda", ["kms:Decrypt"], "aws:lambda:FunctionArn",
+         arn(ctx, "lambda", r, f"function:{names.lambda_function(ctx, r)}")),
+    ]
+    return [
+        {"Sid": f"RegionKeyFor{sid}", "Effect": "Allow", "Action": actions, "Resource": key_arn,
+         "Condition": {"StringEquals": {"kms:ViaService": f"{service}.{r.name}.amazonaws.com",
+                                        f"kms:EncryptionContext:{context}": value}}}
+        for sid, service, actions, context, value in uses
+    ]
 
 
 def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
@@ -142,13 +181,19 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         ctx.pending.append(Pending("Function", function, "the payments Lambda package (no artifact given)"))
         return out
     artifact = ctx.artifact
+    # Literal key ARNs: the provider's kmsKeyIdRef (Object) and kmsKeyArnRef (Function) copy the Key's external
+    # name, the key id (provider-references-v2.6.0.tsv), while CreateFunction's KMSKeyArn takes only an ARN and S3
+    # reports an object's key as an ARN (an id would be a diff on every poll: the object uploaded again).
+    key_arn = ctx.observed_value("Key", names.kms_key(ctx, r), "arn", needed_by=("Function", function))
+    if key_arn is None:
+        return out
     # The digest is in the MR's name: S3 object keys are ForceNew in the provider, so a new package must be a new
     # Object MR (the old one is pruned), never an in-place key change the provider would refuse.
     obj = ctx.names.regional(f"payments-code-{artifact.sha256[:12]}", r.name)
     out.append(ctx.mr("s3/Object", obj, region=r, component=COMPONENT, for_provider={
         "bucketRef": ref(bucket), "key": artifact.key, "contentBase64": artifact.content_base64,
         "contentType": "application/zip", "serverSideEncryption": "aws:kms",
-        "kmsKeyIdRef": ref(names.kms_key(ctx, r)), "bucketKeyEnabled": True, "forceDestroy": True,
+        "kmsKeyId": key_arn, "bucketKeyEnabled": True, "forceDestroy": True,
     }))
     out.append(ctx.mr("lambda/Function", function, region=r, component=COMPONENT, external_name=function,
                       for_provider={
@@ -157,9 +202,9 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "roleRef": ref(ctx.names.named("lambda-role", r.name)),
         "memorySize": r.settings.lambda_memory_mb, "timeout": r.settings.lambda_timeout_seconds,
         "reservedConcurrentExecutions": r.settings.lambda_reserved_concurrency,
-        "kmsKeyArnRef": ref(names.kms_key(ctx, r)),
-        "tracingConfig": {"mode": "Active"},
-        "loggingConfig": {"logFormat": "JSON", "logGroup": f"/aws/lambda/{function}"},
+        "kmsKeyArn": key_arn,
+        "tracingConfig": {"mode": ctx.spec.payments.tracing},
+        "loggingConfig": {"logFormat": "JSON", "logGroup": log_group_name(ctx, r)},
         "vpcConfig": {"subnetIdRefs": [ref(names.subnet(ctx, r, "private", i)) for i in range(3)],
                       "securityGroupIdRefs": [ref(names.security_group(ctx, r, "lambda"))]},
         "environment": {"variables": {
@@ -171,8 +216,12 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
             "METRICS_NAMESPACE": "Payments",
         }},
     }))
-    out.append(ctx.mr("lambda/EventSourceMapping", ctx.names.regional("payments-esm", r.name), region=r,
-                      component=COMPONENT, for_provider={
+    # The mapping names the queue by a literal ARN (no Ref): CreateEventSourceMapping refuses a queue that does
+    # not exist, so it waits until the queue is Ready.
+    esm = ctx.names.regional("payments-esm", r.name)
+    if not ctx.observed_ready("Queue", names.queue(ctx, r), needed_by=("EventSourceMapping", esm)):
+        return out
+    out.append(ctx.mr("lambda/EventSourceMapping", esm, region=r, component=COMPONENT, for_provider={
         "eventSourceArn": arn(ctx, "sqs", r, names.queue(ctx, r)),
         "functionNameRef": ref(function),
         "enabled": r.name == ctx.spec.active_payments_region,

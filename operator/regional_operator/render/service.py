@@ -8,7 +8,9 @@ and the ECS Service behind the ALB target group in the private subnets.
 Two fields take literal ARNs (no Ref in the provider). The task Role ARN (TaskDefinition.taskRoleArn) and the
 log group ARN (execution policy) are fully determined by account, region and our names, so they are built here.
 The Cloud Map service ARN (ECS Service.serviceRegistries.registryArn) carries an id AWS picks, so it comes from
-observed state and the ECS Service waits for it (ctx.pending) rather than render a half-filled object.
+observed state and the ECS Service waits for it (ctx.pending) rather than render a half-filled object. It also
+waits for the listener that forwards to its target group to be Ready (ECS refuses a target group not yet attached
+to a load balancer).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import re
 from typing import Any, Final
 
 from . import names
-from .context import Region, RenderContext, compact_json, each_region, policy_json, ref
+from .context import Region, RenderContext, compact_json, each_region, partition, policy_json, ref
+from .edge import forwarding_listener
 
 COMPONENT: Final = "service"
 CONTAINER_NAME: Final = "payments-api"
@@ -35,7 +38,13 @@ _PRIVATE_ECR: Final = re.compile(
 
 def _arn(ctx: RenderContext, service: str, region: str, resource: str) -> str:
     """An ARN fully determined by our names (no id chosen by AWS), so nothing needs to be observed."""
-    return f"arn:aws:{service}:{region}:{ctx.spec.aws_account_id}:{resource}"
+    return f"arn:{partition(region)}:{service}:{region}:{ctx.spec.aws_account_id}:{resource}"
+
+
+def private_ecr_image_region(ctx: RenderContext) -> str | None:
+    """The region of the service image's private ECR repository, or None for any other registry."""
+    match = _PRIVATE_ECR.match(ctx.spec.service.image)
+    return match["region"] if match else None
 
 
 def _trust_ecs_tasks(ctx: RenderContext, r: Region, *, confused_deputy_guard: bool) -> str:
@@ -84,7 +93,8 @@ def _execution_policy(ctx: RenderContext, log_group_arn: str) -> str:
                 "Sid": "PullServiceImage",
                 "Effect": "Allow",
                 "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Resource": f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}",
+                "Resource": (f"arn:{partition(match['region'])}:ecr:{match['region']}:{match['account']}:"
+                             f"repository/{match['repo']}"),
             },
         ]
     return policy_json(statements)
@@ -132,7 +142,7 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     }))
     out.append(ctx.mr("cloudwatchlogs/Group", log_group, region=r, component=COMPONENT,
                       external_name=log_group_name(ctx, r), for_provider={
-                          "retentionInDays": r.settings.log_retention_days,
+                          "retentionInDays": ctx.log_retention_days(r),
                           "kmsKeyIdRef": ref(names.kms_key(ctx, r)),
                       }))
     for role, purpose, guard in ((exec_role, "ECS agent: pull the image and write logs", False),
@@ -155,7 +165,7 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
         "executionRoleArnRef": ref(exec_role),
         # no Ref field for the task role; an IAM role ARN is arn:aws:iam::<account>:role/<name>
-        "taskRoleArn": f"arn:aws:iam::{ctx.spec.aws_account_id}:role/{task_role}",
+        "taskRoleArn": ctx.arn("iam", r, f"role/{task_role}", regional=False),
         "containerDefinitions": _container_definitions(ctx, r),
         "volume": [{"name": "scratch"}],
     }))
@@ -180,15 +190,27 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     }))
 
     registry_arn = ctx.observed_value("Service", discovery, "arn", needed_by=("Service", ecs_service))
-    if registry_arn:
-        out.append(_ecs_service(ctx, r, ecs_service, cluster=cluster, task_def=task_def, registry_arn=registry_arn))
+    # CreateService with a load balancer refuses a target group no listener attaches to a load balancer yet
+    # ("The target group ... does not have an associated load balancer"), so the service waits for the listener.
+    # Without a certificate nothing forwards (plain HTTP is refused at the ALB), so the service runs without the
+    # target group: reachable inside the VPC through Cloud Map only, until a certificate is set.
+    listener = forwarding_listener(ctx, r)
+    listener_ready = listener is None or ctx.observed_ready("LBListener", listener, needed_by=("Service", ecs_service))
+    if registry_arn and listener_ready:
+        out.append(_ecs_service(ctx, r, ecs_service, cluster=cluster, task_def=task_def, registry_arn=registry_arn,
+                                behind_alb=listener is not None))
     return out
 
 
 def _ecs_service(ctx: RenderContext, r: Region, name: str, *, cluster: str, task_def: str,
-                 registry_arn: str) -> dict[str, Any]:
-    """Fargate service in the private subnets (no public IP), behind the ALB target group, registered in Cloud
-    Map; a failed deployment rolls back by itself."""
+                 registry_arn: str, behind_alb: bool) -> dict[str, Any]:
+    """Fargate service in the private subnets (no public IP), behind the ALB target group (when a listener
+    forwards to it), registered in Cloud Map; a failed deployment rolls back by itself."""
+    load_balancer = [{
+        "targetGroupArnRef": ref(names.target_group(ctx, r)),
+        "containerName": CONTAINER_NAME,
+        "containerPort": ctx.spec.service.container_port,
+    }] if behind_alb else []
     return ctx.mr("ecs/Service", name, region=r, component=COMPONENT, for_provider={
         "launchType": "FARGATE",
         "clusterRef": ref(cluster),
@@ -199,11 +221,7 @@ def _ecs_service(ctx: RenderContext, r: Region, name: str, *, cluster: str, task
             "securityGroupRefs": [ref(names.security_group(ctx, r, "service"))],
             "assignPublicIp": False,
         },
-        "loadBalancer": [{
-            "targetGroupArnRef": ref(names.target_group(ctx, r)),
-            "containerName": CONTAINER_NAME,
-            "containerPort": ctx.spec.service.container_port,
-        }],
+        **({"loadBalancer": load_balancer} if load_balancer else {}),
         "serviceRegistries": {"registryArn": registry_arn},
         "deploymentCircuitBreaker": {"enable": True, "rollback": True},
         "deploymentMinimumHealthyPercent": 100,

@@ -54,7 +54,10 @@ def global_table(ctx: RenderContext, name: str, *, hash_key: str, range_key: str
                 "regionName": r.name,
                 "kmsKeyArnRef": ref(names.kms_key(ctx, r)),
                 "pointInTimeRecovery": True,
-                "propagateTags": True,
+                # False: the table's tags say Region=<primary>, and propagating them would stamp that region on
+                # every replica (replica tags are per-replica resources in AWS; the provider can only copy the
+                # table's). Replicas therefore carry no copied tags rather than another region's.
+                "propagateTags": False,
                 "deletionProtectionEnabled": False,
             }
             for r in ctx.secondaries

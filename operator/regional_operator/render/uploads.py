@@ -19,8 +19,9 @@ Replication, primary -> every secondary, never back (a secondary is a DR copy, n
 Observed values: KMS key ARNs are unpredictable (the key id is random), and both the role policy and
 `replicaKmsKeyId` need them as literals: `replicaKmsKeyIdRef` copies the key id, which S3 would resolve in the
 *source* region. Until every key's ARN is observed, neither the RolePolicy nor the replication configuration is
-rendered (each records a Pending). Bucket ARNs are deterministic (`arn:aws:s3:::<name>`). Versioning, which
-replication requires on both sides, is rendered in the same pass, so nothing else waits.
+rendered (each records a Pending). Bucket ARNs are deterministic (`arn:<partition>:s3:::<name>`). Versioning, which
+S3 requires on both sides before it accepts a replication configuration, must also be Ready on every bucket: the
+configuration waits for it rather than start in a refusal loop.
 """
 
 from __future__ import annotations
@@ -44,12 +45,18 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
 
 
 def bucket(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
-    """The bucket and its settings, identical in every region (replicas need the same versioning and fences)."""
-    return hardened_bucket(ctx, r, names.uploads_bucket(ctx, r), component=COMPONENT)
+    """The bucket and its settings, identical in every region (replicas need the same versioning and fences);
+    a secondary's bucket takes object writes and deletes from the replication role only."""
+    writer = None if r.primary or not ctx.secondaries else replication_role_arn(ctx)
+    return hardened_bucket(ctx, r, names.uploads_bucket(ctx, r), component=COMPONENT, replica_writer=writer)
 
 
 def replication_role_name(ctx: RenderContext) -> str:
     return ctx.names.named("replication-role", ctx.primary.name)
+
+
+def replication_role_arn(ctx: RenderContext) -> str:
+    return ctx.arn("iam", ctx.primary, f"role/{replication_role_name(ctx)}", regional=False)
 
 
 def replication(ctx: RenderContext) -> list[dict[str, Any]]:
@@ -60,7 +67,9 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
         "description": f"S3 replication of {source} to the secondary regions",
         "assumeRolePolicy": policy_json([{
             "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.spec.aws_account_id}},
+            # S3 assumes the role for this bucket's replication only (confused-deputy guard, S3 replication guide)
+            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.spec.aws_account_id},
+                          "ArnEquals": {"aws:SourceArn": bucket_arn(source, primary)}},
         }]),
     })]
     before = len(ctx.pending)
@@ -71,10 +80,17 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
         for waiting in ctx.pending[before:]:
             ctx.pending.append(Pending("BucketReplicationConfiguration", source, waiting.waits_for))
         return out
-    out.append(ctx.mr("iam/RolePolicy", role, region=primary, component=COMPONENT, external_name=role, for_provider={
+    policy = ctx.mr("iam/RolePolicy", role, region=primary, component=COMPONENT, external_name=role, for_provider={
         "roleRef": ref(role),
         "policy": replication_policy(ctx, known),
-    }))
+    })
+    out.append(policy)
+    # S3 refuses a replication configuration unless versioning is enabled on the source and every destination
+    # (PutBucketReplication: InvalidRequest), so it waits for each bucket's BucketVersioning to be Ready.
+    versioned = [ctx.observed_ready("BucketVersioning", names.uploads_bucket(ctx, r),
+                                    needed_by=("BucketReplicationConfiguration", source)) for r in ctx.regions]
+    if not all(versioned):
+        return out
     out.append(ctx.mr("s3/BucketReplicationConfiguration", source, region=primary, component=COMPONENT, for_provider={
         "bucketRef": ref(source),
         "roleRef": ref(role),
@@ -97,11 +113,11 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
     return out
 
 
-def _kms_conditions(region: str, bucket: str) -> dict[str, Any]:
+def _kms_conditions(r: Region, bucket: str) -> dict[str, Any]:
     """Use the key only through S3 in its region, and only for this bucket's objects (object ARN without bucket
     keys, bucket ARN with them)."""
-    arn = bucket_arn(bucket)
-    return {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+    arn = bucket_arn(bucket, r)
+    return {"StringEquals": {"kms:ViaService": f"s3.{r.name}.amazonaws.com"},
             "StringLike": {"kms:EncryptionContext:aws:s3:arn": [arn, f"{arn}/*"]}}
 
 
@@ -112,19 +128,19 @@ def replication_policy(ctx: RenderContext, key_arns: dict[str, str]) -> str:
     destinations = [(r, names.uploads_bucket(ctx, r)) for r in ctx.secondaries]
     statements: list[dict[str, Any]] = [
         {"Sid": "ReadSourceReplicationConfiguration", "Effect": "Allow",
-         "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": bucket_arn(source)},
+         "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": bucket_arn(source, primary)},
         {"Sid": "ReadSourceObjectVersions", "Effect": "Allow",
          "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
-         "Resource": f"{bucket_arn(source)}/*"},
+         "Resource": f"{bucket_arn(source, primary)}/*"},
         {"Sid": "WriteReplicas", "Effect": "Allow",
          "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-         "Resource": [f"{bucket_arn(dest)}/*" for _, dest in destinations]},
+         "Resource": [f"{bucket_arn(dest, r)}/*" for r, dest in destinations]},
         {"Sid": "DecryptSourceObjects", "Effect": "Allow", "Action": "kms:Decrypt",
-         "Resource": key_arns[primary.name], "Condition": _kms_conditions(primary.name, source)},
+         "Resource": key_arns[primary.name], "Condition": _kms_conditions(primary, source)},
     ]
     for r, dest in destinations:
         statements.append({
             "Sid": f"EncryptReplicasIn{r.code}", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-            "Resource": key_arns[r.name], "Condition": _kms_conditions(r.name, dest),
+            "Resource": key_arns[r.name], "Condition": _kms_conditions(r, dest),
         })
     return policy_json(statements)

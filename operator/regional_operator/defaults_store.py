@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..defaults import DEFAULTS_ENV, RegionDefaults, load_defaults
+from .defaults import DEFAULTS_ENV, RegionDefaults, load_defaults
 
 
 class DefaultsStore:

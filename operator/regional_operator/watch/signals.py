@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 
-Key = tuple[str, str]  # (namespace, name) of a RegionalDeployment
+from ..identity import DeploymentKey
 
 
 class Wakeups:
     def __init__(self) -> None:
-        self._events: dict[Key, asyncio.Event] = {}
+        self._events: dict[DeploymentKey, asyncio.Event] = {}
 
-    def event(self, key: Key) -> asyncio.Event:
+    def event(self, key: DeploymentKey) -> asyncio.Event:
         return self._events.setdefault(key, asyncio.Event())
 
-    def wake(self, key: Key) -> None:
+    def wake(self, key: DeploymentKey) -> None:
         event = self._events.get(key)
         if event is not None:
             event.set()
@@ -24,10 +24,10 @@ class Wakeups:
         for event in self._events.values():
             event.set()
 
-    def forget(self, key: Key) -> None:
+    def forget(self, key: DeploymentKey) -> None:
         self._events.pop(key, None)
 
-    async def wait(self, key: Key, timeout: float) -> bool:
+    async def wait(self, key: DeploymentKey, timeout: float) -> bool:
         """Wait for a wake-up or the timeout; True if woken. Clears the flag so the next wait blocks again."""
         event = self.event(key)
         try:
@@ -44,7 +44,7 @@ class PassLocks:
     when deletion starts could otherwise re-apply MRs the deletion just removed)."""
 
     def __init__(self) -> None:
-        self._locks: dict[Key, asyncio.Lock] = {}
+        self._locks: dict[DeploymentKey, asyncio.Lock] = {}
 
-    def lock(self, key: Key) -> asyncio.Lock:
+    def lock(self, key: DeploymentKey) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())

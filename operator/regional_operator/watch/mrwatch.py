@@ -20,19 +20,17 @@ from typing import Any
 
 import aiohttp
 
-from . import metrics
-from .kube import ApiError, KubeClient, ResourceRef
-from .reconcile.resources import carry_verification, keep_spec, slim
-from .render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
-from .render.kinds import KINDS, Kind
+from .. import metrics
+from ..identity import DeploymentKey, MRKey, key_of
+from ..kube import ApiError, KubeClient, ResourceRef
+from ..render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from ..render.kinds import KINDS, Kind
+from .record import carry_verification, keep_spec, slim
 
 log = logging.getLogger("regional_operator.mrwatch")
 SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
 BACKOFF = (0.5, 1, 2, 5, 10)
 WATCH_SECONDS = 290  # the server ends a watch after this; we resume from the last resourceVersion
-
-Owner = tuple[str, str]  # (namespace, deployment name)
-MRId = tuple[str, str]  # (kind, name)
 
 
 def _same_for_reconcile(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
@@ -51,13 +49,13 @@ class MRIndex:
     """Owned MRs by (namespace, deployment). `synced` is set once every watched kind has been listed."""
 
     def __init__(self) -> None:
-        self._by_owner: dict[Owner, dict[MRId, dict[str, Any]]] = {}
+        self._by_owner: dict[DeploymentKey, dict[MRKey, dict[str, Any]]] = {}
         # (namespace, apiVersion/kind, name) -> owner: the group matters, ecs and servicediscovery both have Service
-        self._owner_of: dict[tuple[str, str, str], Owner] = {}
+        self._owner_of: dict[tuple[str, str, str], DeploymentKey] = {}
         self.synced = asyncio.Event()
 
     @staticmethod
-    def _owner(obj: Mapping[str, Any]) -> Owner | None:
+    def _owner(obj: Mapping[str, Any]) -> DeploymentKey | None:
         meta = obj["metadata"]
         deployment = (meta.get("labels") or {}).get(LABEL_DEPLOYMENT)
         return (str(meta.get("namespace")), str(deployment)) if deployment else None
@@ -67,27 +65,23 @@ class MRIndex:
         meta = obj["metadata"]
         return sys.intern(str(meta.get("namespace"))), sys.intern(f"{obj['apiVersion']}/{obj['kind']}"), meta["name"]
 
-    @staticmethod
-    def _mr_id(obj: Mapping[str, Any]) -> MRId:
-        return str(obj["kind"]), str(obj["metadata"]["name"])
-
-    def upsert(self, obj: Mapping[str, Any]) -> set[Owner]:
+    def upsert(self, obj: Mapping[str, Any]) -> set[DeploymentKey]:
         """Store the MR; returns the owners to wake: none when nothing a reconcile reads has changed, both when
         the MR moved from one deployment to another (the old one must see it go)."""
         owner = self._owner(obj)
         ident = self._ident(obj)
         previous = self._owner_of.get(ident)
-        moved: set[Owner] = set()
+        moved: set[DeploymentKey] = set()
         if previous is not None and previous != owner:
-            self._by_owner.get(previous, {}).pop(self._mr_id(obj), None)
+            self._by_owner.get(previous, {}).pop(key_of(obj), None)
             moved.add(previous)
         if owner is None:
             self._owner_of.pop(ident, None)
             return moved
         mrs = self._by_owner.setdefault(owner, {})
-        mr_id = self._mr_id(obj)
-        before = mrs.get(mr_id) if previous == owner else None
-        mrs[mr_id] = after = slim(obj, with_spec=False)
+        mr_key = key_of(obj)
+        before = mrs.get(mr_key) if previous == owner else None
+        mrs[mr_key] = after = slim(obj, with_spec=False)
         if not carry_verification(before, after):  # most events: a verified MR's status, no spec to keep
             keep_spec(after, obj)
         self._owner_of[ident] = owner
@@ -95,18 +89,18 @@ class MRIndex:
             return moved
         return moved | {owner}
 
-    def remove(self, obj: Mapping[str, Any]) -> Owner | None:
+    def remove(self, obj: Mapping[str, Any]) -> DeploymentKey | None:
         owner = self._owner_of.pop(self._ident(obj), None)
         if owner is not None:
             mrs = self._by_owner.get(owner, {})
-            mrs.pop(self._mr_id(obj), None)
+            mrs.pop(key_of(obj), None)
             if not mrs:
                 self._by_owner.pop(owner, None)
         return owner
 
-    def replace_kind(self, k: Kind, namespace: str | None, objects: Iterable[Mapping[str, Any]]) -> set[Owner]:
+    def replace_kind(self, k: Kind, namespace: str | None, objects: Iterable[Mapping[str, Any]]) -> set[DeploymentKey]:
         """After a (re)list: the listed objects are the truth for this kind (in this namespace)."""
-        touched: set[Owner] = set()
+        touched: set[DeploymentKey] = set()
         objects = list(objects)
         type_key = f"{k.api_version}/{k.kind}"
         listed = {self._ident(o) for o in objects}
@@ -145,7 +139,7 @@ def watched_namespaces(argv: list[str] | None = None) -> list[str] | None:
 class MRWatcher:
     """LIST+WATCH loops for every kind in `kinds` and every namespace in scope."""
 
-    def __init__(self, client: KubeClient, index: MRIndex, on_change: Callable[[Owner], None], *,
+    def __init__(self, client: KubeClient, index: MRIndex, on_change: Callable[[DeploymentKey], None], *,
                  namespaces: list[str] | None, inactivity: float, kinds: Iterable[Kind] = KINDS.values()) -> None:
         self.client = client
         self.index = index
@@ -166,7 +160,7 @@ class MRWatcher:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _notify(self, owners: Iterable[Owner]) -> None:
+    def _notify(self, owners: Iterable[DeploymentKey]) -> None:
         for owner in owners:
             self.on_change(owner)
 

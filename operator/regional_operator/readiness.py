@@ -1,29 +1,13 @@
-"""Pure facts about one MR - its key, its kind, its deletion tier, whether it is fresh-ready - with no API client
-behind them, so the composition function (no kopf, no API client) judges them exactly as the operator does."""
+"""The one readiness rule for a live MR: Synced and Ready both True, and both speaking for the MR's current
+metadata.generation (a condition written for an older generation says nothing about the spec just applied).
+
+Status, the gauges and the tests all judge MRs by this rule; the renderer never does (it reads only
+status.atProvider values, see render.observed)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
-
-from ..render.context import LABEL_TIER
-from ..render.kinds import BY_API_KIND, Kind
-
-MRKey = tuple[str, str]  # (kind, metadata.name) - names are unique per kind within a namespace
-MAX_LISTED: Final = 5  # MRs named in one status message or event before "and N more"
-
-
-def key_of(obj: Mapping[str, Any]) -> MRKey:
-    return str(obj["kind"]), str(obj["metadata"]["name"])
-
-
-def kind_of(obj: Mapping[str, Any]) -> Kind:
-    return BY_API_KIND[(str(obj["apiVersion"]), str(obj["kind"]))]
-
-
-def tier_of(obj: Mapping[str, Any]) -> int:
-    labels = obj["metadata"].get("labels") or {}
-    return int(labels.get(LABEL_TIER, kind_of(obj).tier))
+from typing import Any
 
 
 def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
