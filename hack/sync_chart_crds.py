@@ -8,6 +8,8 @@ Sources -> generated files (regenerated, never edited by hand):
 - ``render.kinds.KINDS``                       -> ``compositions/crossplane.yaml`` (provider dependencies)
 - ``render.kinds.KINDS``                       -> ``compositions/providers.yaml`` (explicit Provider installs)
 - ``operator/.../data/region-defaults.yaml``   -> the ``regionDefaults:`` block of the chart's ``values.yaml``
+- ``crds/*.yaml`` and the provider reference table -> the composition's XRD and the function's reference table
+  (``hack/gen_compositions.py``)
 
     python -m hack.sync_chart_crds           # rewrite every generated file
     python -m hack.sync_chart_crds --check   # exit 1 and name the stale files (tests call outputs() directly)
@@ -22,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from regional_operator.render.kinds import KINDS, VERSION
+
+from hack import gen_compositions
 
 REPO = Path(__file__).resolve().parent.parent
 CRD_DIR = REPO / "crds"
@@ -93,7 +97,8 @@ def configuration() -> str:
         "# Crossplane Configuration package: installs the provider-upjet-aws family members regional-operator\n",
         "# renders kinds of (and, through them, provider-family-aws, which owns the ProviderConfig kinds).\n",
         "# Build with: crossplane xpkg build --package-root=compositions --ignore='*.md,cluster-provider-config-*.yaml,"
-        "deployment-runtime-config.yaml,managed-resource-activation-policy.yaml,providers.yaml'\n",
+        "deployment-runtime-config.yaml,managed-resource-activation-policy.yaml,providers.yaml,apis/*.yaml,"
+        "function/package/*.yaml'\n",
         "apiVersion: meta.pkg.crossplane.io/v1\n",
         "kind: Configuration\n",
         "metadata:\n",
@@ -160,6 +165,7 @@ def outputs() -> dict[Path, str]:
     out[CONFIGURATION] = configuration()
     out[PROVIDERS] = providers()
     out[VALUES] = values_with_defaults(VALUES.read_text(), DEFAULTS.read_text())
+    out.update(gen_compositions.outputs())
     return out
 
 

@@ -46,7 +46,7 @@ def test_a_cold_build_says_what_it_does_and_how_long_before_go_downloads(stub_en
     assert Path(bin_dir).is_dir() and Path(bin_dir).name == "bin"
     before = cold.stderr.split("go: downloading example.com", 1)[0]
     assert "first run on this machine" in before and "minutes" in before and "260 modules" in before
-    assert "[1/3]" in before and "[3/3]" in cold.stderr and "built in" in cold.stderr
+    assert "[1/4]" in before and "[4/4]" in cold.stderr and "built in" in cold.stderr
     warm = run(SCRIPT, stub_env)
     assert (warm.stdout.strip(), warm.stderr) == (bin_dir, "")
 

@@ -11,7 +11,7 @@ import yaml
 from regional_operator.defaults import load_defaults
 from regional_operator.reconcile.loop import Deployments, Event
 from regional_operator.reconcile.reconciler import Operator
-from regional_operator.reconcile.resources import tier_of
+from regional_operator.reconcile.tiers import tier_of
 from regional_operator.render import render
 
 from .test_loop import FakeClient

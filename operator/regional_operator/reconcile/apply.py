@@ -17,7 +17,8 @@ from ..identity import GROUP, HASH_ANNOTATION, KIND, VERSION, MRKey, key_of
 from ..kube import ApiError, KubeClient
 from ..watch.record import is_verified, live_spec, mark_verified, slim
 from .drift import content_hash, is_subset
-from .resources import ref_of, tier_of
+from .resources import ref_of
+from .tiers import tier_of
 
 
 @dataclass

@@ -16,7 +16,8 @@ from .. import metrics
 from ..identity import key_of
 from ..kube import KubeClient
 from .conditions import MAX_LISTED
-from .resources import ref_of, tier_of
+from .resources import ref_of
+from .tiers import tier_of
 
 
 @dataclass
