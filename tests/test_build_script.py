@@ -76,7 +76,7 @@ def test_the_key_hashes_the_modules_it_builds_not_other_tools_dirs(tmp_path: Pat
     # rebuild the control plane; a change to a module this script builds must.
     copy = tmp_path / "copy"
     tools = copy / "tools"
-    for name in ("etcd", "helm", "k8s", "provider"):
+    for name in ("etcd", "helm", "k8s", "crossplane", "provider"):
         (tools / name).mkdir(parents=True)
         for f in ("go.mod", "go.sum"):
             (tools / name / f).write_text((SCRIPT.parent / "tools" / name / f).read_text())
@@ -85,10 +85,13 @@ def test_the_key_hashes_the_modules_it_builds_not_other_tools_dirs(tmp_path: Pat
     assert original == run(SCRIPT, stub_env).stdout.strip()
     with (tools / "provider" / "go.mod").open("a") as fh:
         fh.write("// bumped\n")
-    (tools / "crossplane").mkdir()
-    (tools / "crossplane" / "go.mod").write_text("module example.com/other\n")
-    (tools / "crossplane" / "go.sum").write_text("")
+    (tools / "other").mkdir()
+    (tools / "other" / "go.mod").write_text("module example.com/other\n")
+    (tools / "other" / "go.sum").write_text("")
     assert run(copy / "build.sh", stub_env).stdout.strip() == original
-    with (tools / "helm" / "go.sum").open("a") as fh:
-        fh.write("example.com/x v1.0.0 h1:AAAA=\n")
-    assert run(copy / "build.sh", stub_env).stdout.strip() != original
+    for built in ("helm", "crossplane"):  # the crossplane CLI (crank) is built here too
+        with (tools / built / "go.sum").open("a") as fh:
+            fh.write("example.com/x v1.0.0 h1:AAAA=\n")
+        changed = run(copy / "build.sh", stub_env).stdout.strip()
+        assert changed != original
+        original = changed
