@@ -182,7 +182,9 @@ def test_invalid_edit_is_stalled_and_touches_nothing(env: Env) -> None:
     bad = copy.deepcopy(cr)
     # a new region overlapping the primary passes CEL (a live region's vpcCidr is immutable there; overlap needs
     # two list items, which CEL does not compare) and is refused by the renderer
-    bad["spec"]["regions"].append({"name": "us-west-2", "vpcCidr": bad["spec"]["regions"][0]["vpcCidr"]})
+    # (production: the new region brings a certificate of its own region, or CEL refuses it first)
+    bad["spec"]["regions"].append({"name": "us-west-2", "vpcCidr": bad["spec"]["regions"][0]["vpcCidr"],
+                                   "certificateArn": "arn:aws:acm:us-west-2:123456789012:certificate/0b1c2d3e"})
     env.apply(bad)
     stalled = env.wait_condition(name, "Stalled", "True")
     assert "spec.regions[2].vpcCidr" in stalled["message"] and "overlaps" in stalled["message"]
