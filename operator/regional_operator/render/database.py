@@ -154,6 +154,13 @@ def _credentials(ctx: RenderContext, r: Region) -> dict[str, Any]:
     return {"manageMasterUserPassword": True, "masterUserSecretKmsKeyIdRef": ref(names.kms_key(ctx, r))}
 
 
+# What every writable instance (the primary, a promoted replica) has that a read replica does not: Multi-AZ and
+# automated backups (PromoteReadReplica takes retention and window, so a promotion sets them in place).
+WRITABLE_FIELDS: Final[dict[str, Any]] = {
+    "multiAz": True, "backupRetentionPeriod": BACKUP_RETENTION_DAYS, "backupWindow": BACKUP_WINDOW,
+}
+
+
 def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
     """The primary (and, with replication off, each secondary): a writable Multi-AZ instance."""
     name = names.database(ctx, r)
@@ -167,9 +174,7 @@ def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
         "dbName": DB_NAME,
         "username": MASTER_USERNAME,
         **_credentials(ctx, r),
-        "multiAz": True,
-        "backupRetentionPeriod": BACKUP_RETENTION_DAYS,
-        "backupWindow": BACKUP_WINDOW,
+        **WRITABLE_FIELDS,
     } | _retention(ctx, name)
     return ctx.mr("rds/Instance", name, region=r, component=COMPONENT, for_provider=for_provider)
 
@@ -192,9 +197,7 @@ def promoted_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
     if key_arn is None:
         return None
     for_provider = _common(ctx, r, name, key_arn) | {
-        "multiAz": True,
-        "backupRetentionPeriod": BACKUP_RETENTION_DAYS,
-        "backupWindow": BACKUP_WINDOW,
+        **WRITABLE_FIELDS,
         "manageMasterUserPassword": True,
         "masterUserSecretKmsKeyIdRef": ref(names.kms_key(ctx, r)),
     } | _retention(ctx, name)
