@@ -10,7 +10,7 @@ demo: setup
 	$(PY) -m hack.demo
 
 lint: setup
-	.venv/bin/ruff check operator lambda tests hack bench
+	.venv/bin/ruff check operator lambda tests devtools hack bench
 	.venv/bin/mypy
 
 test: lint
@@ -20,7 +20,7 @@ test: lint
 # finish in 75 minutes on this shared 2-core machine), reconciling the example against moto on loopback.
 # Not part of `make test`: cold, it does not fit CI's 90-minute budget (figures: docs/controlplane.md).
 test-provider: setup
-	bash tests/controlplane/build_provider.sh >/dev/null
+	bash devtools/controlplane/build_provider.sh >/dev/null
 	$(PY) -m pytest -q -m provider tests/provider
 
 render: setup

@@ -42,9 +42,9 @@ from regional_operator.reconcile.resources import ref_of
 from regional_operator.render import render
 from regional_operator.render.kinds import KINDS
 
-from tests.controlplane import ControlPlane, install_crossplane_crds, install_project_crds
-from tests.e2e import processes
-from tests.image_venv import dependency_venv
+from devtools import processes
+from devtools.controlplane import ControlPlane, install_crossplane_crds, install_project_crds
+from devtools.image_venv import dependency_venv
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "RESULTS.md"
@@ -328,7 +328,7 @@ def scale_table(scaled: list[dict[str, Any]], mr_count: int, coalesced: bool = T
     names = ["operator", "simulator", "kube-apiserver", "etcd", "kube-controller-manager"]
     provider = ("The simulated provider makes two writes per MR (finalizer + external name + late init in one patch, "
                 "then Available) instead of a real provider's four; the end state is the same "
-                "(tests/test_simulator.py)." if coalesced else
+                "(tests/cluster/test_simulator.py)." if coalesced else
                 "The simulated provider makes a real provider's four writes per MR (finalizer; external name + late "
                 "init; Creating; Available).")
     out = [f"## Scale (K deployments x 2 regions applied at once, simulator ready delay 50 ms, "
@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = statistics.median(op_rates) / statistics.median(rates)
     out = ["# Operator benchmark results", "",
             f"Machine: {machine()}. Control plane: kube-apiserver + etcd + kube-controller-manager v1.36.3 on "
-            "loopback (tests/controlplane), 168 Crossplane CRDs installed.", "",
+            "loopback (devtools/controlplane), 168 Crossplane CRDs installed.", "",
             f"Command: `.venv/bin/python -m bench.operator_bench{' --quick' if args.quick else ''} --scale "
             f"{args.scale}` (written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).", "",
             "## Reconcile latency (apply -> every renderable MR admitted, watched on the API server), seconds", "",

@@ -1,7 +1,7 @@
 """Benchmark of the renderer: the cost of one render() of a fully observed RegionalDeployment, with the real Lambda
 package, for 2, 3, 5 and 10 regions.
 
-Fully observed means every MR has plausible provider status (as tests/render/conftest.py's observe_all builds it),
+Fully observed means every MR has plausible provider status (as tests/unit/render/conftest.py's observe_all builds it),
 so every dependent MR is rendered: the most work render() ever does, and what each operator reconcile pays once
 the deployment exists. The observed state and the package are built once, outside the timed region; each sample
 is one render() call timed with time.perf_counter(), after warm-up runs; the sizes are interleaved. The process is
@@ -33,7 +33,7 @@ from regional_operator.defaults import RegionDefaults, load_defaults
 from regional_operator.render import render
 from regional_operator.render.observed import Observed
 
-from tests.render.conftest import ACCOUNT_ID, plausible_status  # the tests' stand-in for provider status
+from devtools.stand_in import ACCOUNT_ID, plausible_status  # the stand-in for provider status
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RENDER_RESULTS.md"
@@ -196,7 +196,7 @@ def report(rows: list[dict[str, Any]], info: dict[str, str], load_after: str) ->
         "## Notes",
         "",
         "- The target was met without changes to the renderer, so none were made (the goldens in "
-        "tests/render/golden/ pin its output byte for byte).",
+        "tests/unit/render/golden/ pin its output byte for byte).",
         f"- `{COMMAND} --profile 10` prints where the time goes (cProfile, top functions by cumulative time). "
         "Largest items: the MR shell `RenderContext.mr` (~30%, of which a third is pydantic `model_dump()` of "
         "providerConfigRef, once per MR), name building (`Namer.regional` -> `region_code`, a regex match per "

@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from tests.controlplane import ControlPlane, install_crossplane_crds, install_project_crds
-from tests.e2e import processes
-from tests.e2e.conftest import MR_KINDS
+from devtools import processes
+from devtools.controlplane import ControlPlane, install_crossplane_crds, install_project_crds
+from devtools.stand_in import MR_KINDS
 
 REPO = Path(__file__).resolve().parent.parent
 GREEN, YELLOW, RED, DIM, BOLD, RESET = "\033[32m", "\033[33m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"

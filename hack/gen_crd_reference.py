@@ -1,7 +1,7 @@
 """Generate docs/crd-reference.md from the RegionalDeployment CRD: one table per object (field, type, default,
 description, validations), the CEL rules with the field each one reports, and the printer columns.
 
-The CRD YAML is the single source; the reference is regenerated, never edited (tests/test_crd_schema.py fails when
+The CRD YAML is the single source; the reference is regenerated, never edited (tests/unit/test_crd_schema.py fails when
 the committed file is stale).
 
     python -m hack.gen_crd_reference           # rewrite docs/crd-reference.md

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: one real control plane per session (tests/controlplane), CRDs, fresh namespaces.
+"""Shared pytest fixtures: one real control plane per session (devtools/controlplane), CRDs, fresh namespaces.
 
 Cluster tests never skip themselves: if the binaries are missing the ``control_plane`` fixture errors with
 instructions, so CI (CI=true) fails loudly. Deselect them explicitly with ``-m "not cluster"`` if you must.
@@ -12,14 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.controlplane import (
+from devtools.controlplane import (
     ControlPlane,
     ControlPlaneError,
     LocalControlPlane,
     install_crossplane_crds,
     install_project_crds,
 )
-from tests.controlplane import crds as crd_helpers
+from devtools.controlplane import crds as crd_helpers
 
 
 def pytest_configure(config: pytest.Config) -> None:

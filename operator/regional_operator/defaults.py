@@ -16,15 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from .aws_facts import (
-    CLOUDWATCH_LOG_RETENTION_DAYS,
-    FARGATE_SIZES,
-    ISO_3166_ALPHA2,
-    PCI_LOG_RETENTION_DAYS,
-    postgres_max_connections,
-)
 from .errors import DefaultsError, SpecValidationError
 from .spec import RegionSpec
+from .validation import check_settings
 
 DEFAULTS_ENV = "REGIONAL_OPERATOR_DEFAULTS"
 
@@ -141,54 +135,5 @@ def resolve_region(defaults: RegionDefaults, region: RegionSpec, index: int) -> 
         thresholds=thresholds,
         payments_api_endpoint=str(top("paymentsApiEndpoint")),
     )
-    _check_settings(settings, region.name)
+    check_settings(settings, region.name)
     return settings
-
-
-THRESHOLD_KEYS = (
-    "rdsCpuPercent", "rdsFreeStorageBytes", "rdsConnectionsPercentOfMax", "lambdaErrors", "lambdaThrottles",
-    "lambdaDurationP99Ms", "alb5xxCount", "albTargetP99LatencySeconds", "dynamodbThrottles",
-    "dynamodbReplicationLatencyMs",
-)
-
-
-def _check_settings(settings: RegionSettings, region: str) -> None:
-    """Rules on the merged values: a CR can pass CEL yet combine badly with the defaults (e.g. cpu from one layer,
-    memory from another)."""
-    at = f"spec.regions[{settings.index}]"
-    if settings.fargate_cpu not in FARGATE_SIZES or settings.fargate_memory not in FARGATE_SIZES[settings.fargate_cpu]:
-        raise SpecValidationError(
-            f"{at}.fargate",
-            f"cpu {settings.fargate_cpu} with memory {settings.fargate_memory} MiB is not a Fargate size",
-        )
-    if len(settings.availability_zones) != 3 or len(set(settings.availability_zones)) != 3:
-        raise SpecValidationError(f"{at}.availabilityZones", "exactly 3 distinct zones are required")
-    for zone in settings.availability_zones:
-        if not zone.startswith(region):
-            raise SpecValidationError(f"{at}.availabilityZones", f"{zone!r} is not a zone of {region}")
-    for key, days in (("logRetentionDays", settings.log_retention_days),
-                      ("productionLogRetentionDays", settings.production_log_retention_days)):
-        if days not in CLOUDWATCH_LOG_RETENTION_DAYS:
-            raise SpecValidationError(f"{at}.{key}", f"{days} is not a CloudWatch Logs retention period")
-    if settings.production_log_retention_days < PCI_LOG_RETENTION_DAYS:
-        raise SpecValidationError(f"{at}.productionLogRetentionDays",
-                                  f"must be at least {PCI_LOG_RETENTION_DAYS} days (PCI DSS 10.5.1: 12 months)")
-    for code in settings.waf_blocked_countries:
-        if code not in ISO_3166_ALPHA2:
-            raise SpecValidationError(f"{at}.wafBlockedCountries", f"{code!r} is not an ISO 3166-1 alpha-2 code")
-    for key in THRESHOLD_KEYS:
-        if key not in settings.thresholds:
-            raise SpecValidationError(f"{at}.alarmThresholds.{key}", "no value in the CR or the region defaults")
-        if settings.thresholds[key] <= 0:
-            raise SpecValidationError(f"{at}.alarmThresholds.{key}", "must be positive")
-    if settings.thresholds["rdsConnectionsPercentOfMax"] > 100:
-        raise SpecValidationError(f"{at}.alarmThresholds.rdsConnectionsPercentOfMax", "must be at most 100")
-    if "rdsConnections" in settings.thresholds and settings.thresholds["rdsConnections"] <= 0:
-        raise SpecValidationError(f"{at}.alarmThresholds.rdsConnections", "must be positive")
-    if "rdsConnections" not in settings.thresholds and postgres_max_connections(settings.db_instance_class) is None:
-        raise SpecValidationError(
-            f"{at}.alarmThresholds.rdsConnections",
-            f"the connection limit of {settings.db_instance_class} is not known to the operator: give the "
-            "DatabaseConnections threshold as a number")
-    if not settings.payments_api_endpoint.startswith("https://"):
-        raise SpecValidationError(f"{at}.paymentsApiEndpoint", "must be an https:// URL")

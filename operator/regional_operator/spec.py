@@ -1,7 +1,8 @@
 """The typed RegionalDeployment spec, parsed once at the edge; the renderer never touches the raw dict.
 
 The CRD (crds/) refuses most bad input at admission; this model re-checks the same rules (the CLI renders files
-that never saw an API server) and reports the first problem as a SpecValidationError naming the field.
+that never saw an API server) and reports the first problem as a SpecValidationError naming the field. Per-field
+rules are the model's validators here; every cross-field rule is in `validation.py`.
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from .aws_facts import AWS_REGIONS, FARGATE_SIZES, ISO_3166_ALPHA2
 from .errors import SpecValidationError
-from .naming import REGION_PATTERN
+from .validation import check_spec
 
 MAX_CR_NAME: Final = 40  # label values (63) and MR names stay within limits; the CRD refuses longer too
 CERTIFICATE_ARN_PATTERN = r"^arn:aws[a-z-]*:acm:"
 # Environments treated as production: they must serve HTTPS (spec.edge.certificateArn) and keep logs a year.
 # The CRD's CEL rule on spec.edge names the same list.
 PRODUCTION_ENVIRONMENTS: tuple[str, ...] = ("prod", "production")
-PRODUCTION_NEEDS_CERTIFICATE = ("is required when spec.environment is prod or production: the payments ALB must "
-                                "serve HTTPS (PCI DSS 4.2.1)")
 
 
 class _Model(BaseModel):
@@ -212,99 +210,5 @@ def parse_spec(raw: Any) -> RegionalDeploymentSpec:
     except ValidationError as err:
         first = err.errors()[0]
         raise SpecValidationError(_field_path(tuple(first["loc"])), first["msg"]) from None
-    _check_regions(spec)
+    check_spec(spec)
     return spec
-
-
-def _check_regions(spec: RegionalDeploymentSpec) -> None:
-    """Cross-field rules the CRD also states in CEL; kept here for the offline CLI."""
-    primaries = [i for i, r in enumerate(spec.regions) if r.primary]
-    if len(primaries) != 1:
-        raise SpecValidationError("spec.regions", f"exactly one region must be primary (found {len(primaries)})")
-    seen: set[str] = set()
-    for i, region in enumerate(spec.regions):
-        if not REGION_PATTERN.match(region.name):
-            raise SpecValidationError(f"spec.regions[{i}].name", f"{region.name!r} is not an AWS region name")
-        if region.name in seen:
-            raise SpecValidationError(f"spec.regions[{i}].name", f"duplicate region {region.name!r}")
-        if region.name not in AWS_REGIONS and not region.allow_unlisted_region:
-            raise SpecValidationError(
-                f"spec.regions[{i}].name",
-                f"{region.name!r} is not an AWS region this operator knows (aws_facts.AWS_REGIONS); for a region "
-                "newer than the table set allowUnlistedRegion: true on it",
-            )
-        seen.add(region.name)
-        for j, code in enumerate(region.waf_blocked_countries or []):
-            if code not in ISO_3166_ALPHA2:
-                raise SpecValidationError(
-                    f"spec.regions[{i}].wafBlockedCountries[{j}]", f"{code!r} is not an ISO 3166-1 alpha-2 code"
-                )
-        for j, zone in enumerate(region.availability_zones or []):
-            if not zone.startswith(region.name) or len(zone) != len(region.name) + 1:
-                raise SpecValidationError(
-                    f"spec.regions[{i}].availabilityZones[{j}]", f"{zone!r} is not a zone of {region.name}"
-                )
-        fargate = region.fargate
-        if fargate and fargate.cpu is not None:
-            if fargate.cpu not in FARGATE_SIZES:
-                raise SpecValidationError(f"spec.regions[{i}].fargate.cpu", f"{fargate.cpu} is not a Fargate cpu size")
-            if fargate.memory is not None and fargate.memory not in FARGATE_SIZES[fargate.cpu]:
-                raise SpecValidationError(
-                    f"spec.regions[{i}].fargate.memory",
-                    f"{fargate.memory} MiB is not valid with {fargate.cpu} cpu units",
-                )
-        _check_certificate_region(spec, i, region)
-    if spec.payments.active_region is not None and spec.payments.active_region not in seen:
-        raise SpecValidationError("spec.payments.activeRegion", "must name one of spec.regions[].name")
-    _check_failover(spec, seen)
-
-
-def _check_failover(spec: RegionalDeploymentSpec, regions: set[str]) -> None:
-    """The rules on spec.failover that need no old object (the CRD also states them in CEL; the transition rules,
-    e.g. "fromRegion was the primary", only the API server can check)."""
-    failover = spec.failover
-    if failover is None:
-        return
-    for field, value in (("fromRegion", failover.from_region), ("toRegion", failover.to_region)):
-        if value not in regions:
-            raise SpecValidationError(f"spec.failover.{field}", f"{value!r} must name one of spec.regions[].name")
-    if failover.from_region == failover.to_region:
-        raise SpecValidationError("spec.failover.toRegion", "must differ from fromRegion")
-    if spec.primary.name not in (failover.from_region, failover.to_region):
-        raise SpecValidationError("spec.failover", "the primary must be fromRegion (before) or toRegion (after)")
-    if not spec.database.cross_region_replica:
-        raise SpecValidationError("spec.failover", "needs spec.database.crossRegionReplica: true (a read replica "
-                                  "in toRegion to promote)")
-
-
-def certificate_region(arn: str) -> str:
-    """The region field of an ARN (arn:partition:service:region:account:resource), "" when it has none."""
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 else ""
-
-
-def _check_certificate_region(spec: RegionalDeploymentSpec, index: int, region: RegionSpec) -> None:
-    """An ALB can only use an ACM certificate of its own region (ACM User Guide, "Supported Regions": certificates
-    are regional); a certificate of another region makes that region's HTTPS listener fail to create."""
-    own = region.certificate_arn
-    arn = own or spec.edge.certificate_arn
-    if arn is None or certificate_region(arn) == region.name:
-        return
-    field = f"spec.regions[{index}].certificateArn" if own else "spec.edge.certificateArn"
-    raise SpecValidationError(
-        field, f"certificate {arn} is in region {certificate_region(arn) or '(none)'}, but is used in {region.name}: "
-               f"ACM certificates are regional, give spec.regions[{index}].certificateArn a certificate of "
-               f"{region.name}")
-
-
-def check_production(spec: RegionalDeploymentSpec) -> None:
-    """Production serves HTTPS only in every region (the CRD's CEL rule on spec, for the offline CLI). Checked
-    after every per-field rule, so a spec with a malformed field is refused for that field first."""
-    if not spec.is_production or spec.edge.certificate_arn is not None:
-        return
-    missing = [index for index, region in enumerate(spec.regions) if region.certificate_arn is None]
-    if len(missing) == len(spec.regions):  # no certificate anywhere
-        raise SpecValidationError("spec.edge.certificateArn", PRODUCTION_NEEDS_CERTIFICATE)
-    if missing:
-        raise SpecValidationError(f"spec.regions[{missing[0]}].certificateArn",
-                                  "(or spec.edge.certificateArn) " + PRODUCTION_NEEDS_CERTIFICATE)

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
-from regional_operator.render.kinds import KINDS
 
-from tests.controlplane import ControlPlane
-from tests.e2e import processes
+from devtools import processes
+from devtools.controlplane import ControlPlane
+from devtools.stand_in import MR_KINDS
 
 REPO = Path(__file__).resolve().parents[2]
-MR_KINDS = ",".join(sorted({f"{k.plural}.{k.group}" for k in KINDS.values()}))
 
 
 class Env:

@@ -8,8 +8,8 @@ import urllib.request
 
 import pytest
 
+from devtools.processes import free_port
 from tests.e2e.conftest import Env, load_example
-from tests.e2e.processes import free_port
 
 pytestmark = pytest.mark.cluster
 

@@ -1,6 +1,6 @@
 """Every renderer-layer file of the bad-input corpus passes admission (CEL cannot see it) and is reported
 Stalled by the operator with the field named; nothing is created. (Admission-layer files are refused by the
-API server itself: tests/test_crd_admission.py.)"""
+API server itself: tests/cluster/test_crd_admission.py.)"""
 
 from __future__ import annotations
 

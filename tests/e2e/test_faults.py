@@ -26,7 +26,7 @@ from regional_operator.render import render
 from regional_operator.render.kinds import BY_API_KIND, KINDS
 from regional_operator.render.observed import Observed
 
-from tests.e2e import processes
+from devtools import processes
 from tests.e2e.conftest import Env, load_example
 
 pytestmark = pytest.mark.cluster

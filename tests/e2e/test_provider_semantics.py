@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from regional_operator.render.kinds import BY_API_KIND, KINDS
 
+from devtools.processes import free_port
+from devtools.simulator import FIELD_MANAGER, facts
+from devtools.simulator.references import EXTERNAL_NAME, containers, extract, references
 from tests.e2e.conftest import Env, load_example
-from tests.e2e.processes import free_port
 from tests.e2e.test_api_cost import _reconciles, _writes
-from tests.simulator import FIELD_MANAGER, facts
-from tests.simulator.references import EXTERNAL_NAME, containers, extract, references
 
 pytestmark = pytest.mark.cluster
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tests.controlplane import shared_dir
+from devtools.controlplane import shared_dir
 from tests.provider.estate import EXTERNAL_NAME
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.controlplane import ControlPlaneError, LocalControlPlane, install_crds, install_project_crds
+from devtools.controlplane import ControlPlaneError, LocalControlPlane, install_crds, install_project_crds
 from tests.provider import provider
 from tests.provider.emulator import Moto
 

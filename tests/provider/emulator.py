@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from tests.e2e import processes
+from devtools import processes
 
 ACCOUNT_ID = "000000000000"
 ACCESS_KEY = "regional-operator-tests"

@@ -16,8 +16,8 @@ from typing import Any
 
 from regional_operator.render.kinds import BY_API_KIND
 
-from tests.controlplane import LocalControlPlane
-from tests.e2e import processes
+from devtools import processes
+from devtools.controlplane import LocalControlPlane
 from tests.e2e.conftest import MR_KINDS, load_example
 from tests.provider import provider
 from tests.provider.emulator import ACCOUNT_ID, Moto

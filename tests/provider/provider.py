@@ -1,6 +1,6 @@
 """The real Crossplane AWS provider (provider-aws v2.5.0, monolith) run out of cluster against the test API server.
 
-- The binary comes from ``tests/controlplane/build_provider.sh`` (cached; a cold build is long, see
+- The binary comes from ``devtools/controlplane/build_provider.sh`` (cached; a cold build is long, see
   docs/controlplane.md) or ``$REGIONAL_OPERATOR_PROVIDER_BIN``. It is never looked up on $PATH.
 - Its CRDs are the v2.5.0 module's own ``package/crds`` (the provider must run against the CRDs it was built
   for), limited to the namespaced kinds we render plus the ProviderConfig kinds.
@@ -18,7 +18,7 @@ from typing import Any
 
 from regional_operator.render.kinds import KINDS
 
-from tests.e2e import processes
+from devtools import processes
 from tests.provider.emulator import ACCESS_KEY, SECRET_KEY
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.controlplane import LocalControlPlane
+from devtools.controlplane import LocalControlPlane
 from tests.provider import checks, outcomes
 from tests.provider.emulator import Moto
 from tests.provider.estate import DEPLOYMENT_TAG, EXTERNAL_NAME, Estate, example, normalized, outcome

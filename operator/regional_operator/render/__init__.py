@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from ..artifact import LambdaArtifact
 from ..defaults import RegionDefaults
-from ..spec import Deployment, check_production, parse_deployment
+from ..spec import Deployment, parse_deployment
+from ..validation import check_production
 from . import (
     database,
     edge,

@@ -13,9 +13,9 @@ from typing import Any, Final
 from ..artifact import LambdaArtifact
 from ..aws_facts import AWS_REGIONS, UNLISTED_REGION_NUMBERS
 from ..defaults import RegionDefaults, RegionSettings, resolve_region
-from ..errors import SpecValidationError
 from ..naming import NAME_TEMPLATES, Namer, region_code
 from ..spec import RegionalDeploymentSpec
+from ..validation import check_disjoint_cidrs, check_unique_numbers, vpc_network
 from .kinds import kind as kind_of
 from .observed import OBSERVED_ATTRIBUTES, Observed
 
@@ -30,7 +30,6 @@ EXTERNAL_NAME: Final = "crossplane.io/external-name"
 FULL_MANAGEMENT: Final = ["*"]
 RETAIN_MANAGEMENT: Final = ["Observe", "Create", "Update", "LateInitialize"]
 SUBNET_EXTRA_BITS: Final = 3  # the VPC is cut into 8 equal blocks: 3 public, 3 private, 2 spare
-RFC1918: Final = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 @dataclass(frozen=True)
@@ -103,15 +102,7 @@ def partition(region: str) -> str:
 def carve_subnets(cidr: str, index: int) -> tuple[ipaddress.IPv4Network, tuple[ipaddress.IPv4Network, ...],
                                                    tuple[ipaddress.IPv4Network, ...]]:
     """Split a VPC CIDR into 3 public and 3 private subnets (blocks 0-2 and 4-6 of 8)."""
-    at = f"spec.regions[{index}].vpcCidr"
-    try:
-        network = ipaddress.IPv4Network(cidr, strict=True)
-    except ValueError as err:
-        raise SpecValidationError(at, f"{cidr!r} is not a valid IPv4 CIDR ({err})") from None
-    if not 16 <= network.prefixlen <= 24:
-        raise SpecValidationError(at, f"prefix /{network.prefixlen} must be between /16 and /24 to carve 6 subnets")
-    if not any(network.subnet_of(block) for block in RFC1918):
-        raise SpecValidationError(at, f"{cidr} is not inside an RFC 1918 range (10/8, 172.16/12, 192.168/16)")
+    network = vpc_network(cidr, index)
     blocks = list(network.subnets(prefixlen_diff=SUBNET_EXTRA_BITS))
     return network, tuple(blocks[0:3]), tuple(blocks[4:7])
 
@@ -154,8 +145,8 @@ class RenderContext:
             regions.append(Region(r.name, region_code(r.name), r.name == spec.hub, resolve_region(defaults, r, i),
                                   network, public, private, region_number(r.name),
                                   r.certificate_arn or spec.edge.certificate_arn))
-        _check_no_overlap(regions)
-        _check_unique_numbers(regions)
+        check_disjoint_cidrs(regions)
+        check_unique_numbers(regions)
         self.regions: tuple[Region, ...] = tuple(regions)
         # The hub: spec.regions' primary, or after a failover the old primary (spec.failover.fromRegion).
         self.primary = next(r for r in regions if r.primary)
@@ -238,31 +229,6 @@ class RenderContext:
         if init_provider:
             spec["initProvider"] = init_provider
         return {"apiVersion": k.api_version, "kind": k.kind, "metadata": metadata, "spec": spec}
-
-
-def _check_no_overlap(regions: list[Region]) -> None:
-    """VPC peering needs disjoint address space; CEL cannot compare CIDRs across list items, so we do."""
-    for i, a in enumerate(regions):
-        for b in regions[:i]:
-            if a.vpc_cidr.overlaps(b.vpc_cidr):
-                raise SpecValidationError(
-                    f"spec.regions[{a.index}].vpcCidr",
-                    f"{a.vpc_cidr} overlaps {b.vpc_cidr} of spec.regions[{b.index}] ({b.name}); peered VPCs need "
-                    "disjoint CIDRs",
-                )
-
-
-def _check_unique_numbers(regions: list[Region]) -> None:
-    """Two regions with one number would get the same NACL rule number or replication priority. Only a region
-    outside aws_facts.AWS_REGIONS (hashed) can collide; the fix is to ask for the region to be added to the table."""
-    for i, a in enumerate(regions):
-        for b in regions[:i]:
-            if a.number == b.number:
-                raise SpecValidationError(
-                    f"spec.regions[{a.index}].name",
-                    f"{a.name} hashes to region number {a.number}, already used by {b.name}; add {a.name} to "
-                    "aws_facts.AWS_REGIONS with a number of its own",
-                )
 
 
 def each_region(build_region: Callable[[RenderContext, Region], list[dict[str, Any]]],

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .. import thresholds as T
 from ..aws_facts import postgres_max_connections
 from . import names
 from .context import Region, RenderContext, each_region, policy_json, ref
@@ -41,45 +42,45 @@ class Alarm:
 
 _GT, _GE, _LT = "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold"
 ALARMS: Final[tuple[Alarm, ...]] = (
-    Alarm("rds-cpu", "rds", "AWS/RDS", "CPUUtilization", "Average", "rdsCpuPercent", _GT, 3, 3,
+    Alarm("rds-cpu", "rds", "AWS/RDS", "CPUUtilization", "Average", T.RDS_CPU_PERCENT, _GT, 3, 3,
           "database CPU sustained high"),
-    Alarm("rds-free-storage", "rds", "AWS/RDS", "FreeStorageSpace", "Minimum", "rdsFreeStorageBytes", _LT, 1, 1,
+    Alarm("rds-free-storage", "rds", "AWS/RDS", "FreeStorageSpace", "Minimum", T.RDS_FREE_STORAGE_BYTES, _LT, 1, 1,
           "database running out of storage"),
-    Alarm("rds-connections", "rds", "AWS/RDS", "DatabaseConnections", "Maximum", "rdsConnectionsPercentOfMax", _GT,
+    Alarm("rds-connections", "rds", "AWS/RDS", "DatabaseConnections", "Maximum", T.RDS_CONNECTIONS_PERCENT_OF_MAX, _GT,
           3, 2, "database connections near the instance limit"),
-    Alarm("lambda-errors", "lambda", "AWS/Lambda", "Errors", "Sum", "lambdaErrors", _GE, 1, 1,
+    Alarm("lambda-errors", "lambda", "AWS/Lambda", "Errors", "Sum", T.LAMBDA_ERRORS, _GE, 1, 1,
           "payments processor invocations failing"),
-    Alarm("lambda-throttles", "lambda", "AWS/Lambda", "Throttles", "Sum", "lambdaThrottles", _GE, 1, 1,
+    Alarm("lambda-throttles", "lambda", "AWS/Lambda", "Throttles", "Sum", T.LAMBDA_THROTTLES, _GE, 1, 1,
           "payments processor throttled (reserved concurrency exhausted)"),
-    Alarm("lambda-duration-p99", "lambda", "AWS/Lambda", "Duration", "p99", "lambdaDurationP99Ms", _GT, 3, 2,
+    Alarm("lambda-duration-p99", "lambda", "AWS/Lambda", "Duration", "p99", T.LAMBDA_DURATION_P99_MS, _GT, 3, 2,
           "payments processor p99 duration high"),
-    Alarm("alb-5xx", "alb", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", "alb5xxCount", _GE, 1, 1,
+    Alarm("alb-5xx", "alb", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", T.ALB_5XX_COUNT, _GE, 1, 1,
           "load balancer returning 5xx"),
-    Alarm("alb-target-p99", "alb", "AWS/ApplicationELB", "TargetResponseTime", "p99", "albTargetP99LatencySeconds",
+    Alarm("alb-target-p99", "alb", "AWS/ApplicationELB", "TargetResponseTime", "p99", T.ALB_TARGET_P99_LATENCY_SECONDS,
           _GT, 3, 2, "payments API p99 latency high"),
-    Alarm("dynamodb-read-throttles", "dynamodb", "AWS/DynamoDB", "ReadThrottleEvents", "Sum", "dynamodbThrottles",
+    Alarm("dynamodb-read-throttles", "dynamodb", "AWS/DynamoDB", "ReadThrottleEvents", "Sum", T.DYNAMODB_THROTTLES,
           _GE, 1, 1, "sessions table throttling reads"),
-    Alarm("dynamodb-write-throttles", "dynamodb", "AWS/DynamoDB", "WriteThrottleEvents", "Sum", "dynamodbThrottles",
+    Alarm("dynamodb-write-throttles", "dynamodb", "AWS/DynamoDB", "WriteThrottleEvents", "Sum", T.DYNAMODB_THROTTLES,
           _GE, 1, 1, "sessions table throttling writes"),
 )
 REPLICATION = Alarm("dynamodb-replication", "dynamodb", "AWS/DynamoDB", "ReplicationLatency", "Average",
-                    "dynamodbReplicationLatencyMs", _GT, 3, 2, "sessions table replication lagging")
+                    T.DYNAMODB_REPLICATION_LATENCY_MS, _GT, 3, 2, "sessions table replication lagging")
 # The ledger is a global table too: a lagging ledger replica is a payments record missing in the standby.
 LEDGER_REPLICATION = Alarm("dynamodb-ledger-replication", "ledger", "AWS/DynamoDB", "ReplicationLatency", "Average",
-                           "dynamodbReplicationLatencyMs", _GT, 3, 2, "ledger table replication lagging")
+                           T.DYNAMODB_REPLICATION_LATENCY_MS, _GT, 3, 2, "ledger table replication lagging")
 
 
 def rds_connections_threshold(r: Region) -> float:
     """An absolute rdsConnections wins; otherwise rdsConnectionsPercentOfMax of the instance class's default
     max_connections (a fixed number is far above the limit of a small class and far below a large one's).
-    defaults._check_settings refused a class without a known limit unless rdsConnections is given."""
+    validation.check_settings refused a class without a known limit unless rdsConnections is given."""
     thresholds = r.settings.thresholds
-    if "rdsConnections" in thresholds:
-        return thresholds["rdsConnections"]
+    if T.RDS_CONNECTIONS in thresholds:
+        return thresholds[T.RDS_CONNECTIONS]
     limit = postgres_max_connections(r.settings.db_instance_class)
     if limit is None:  # pragma: no cover - refused when the settings were resolved
         raise AssertionError(f"no connection limit for {r.settings.db_instance_class}")
-    return float(max(1, int(limit * thresholds["rdsConnectionsPercentOfMax"] / 100)))
+    return float(max(1, int(limit * thresholds[T.RDS_CONNECTIONS_PERCENT_OF_MAX] / 100)))
 
 
 def alarm_name(ctx: RenderContext, r: Region, slug: str) -> str:
@@ -130,7 +131,7 @@ def _alarm(ctx: RenderContext, r: Region, alarm: Alarm, name: str, dimensions: d
         "evaluationPeriods": alarm.evaluation_periods,
         "datapointsToAlarm": alarm.datapoints,
         "comparisonOperator": alarm.comparison,
-        "threshold": (rds_connections_threshold(r) if alarm.threshold == "rdsConnectionsPercentOfMax"
+        "threshold": (rds_connections_threshold(r) if alarm.threshold == T.RDS_CONNECTIONS_PERCENT_OF_MAX
                       else r.settings.thresholds[alarm.threshold]),
         # no traffic (a quiet standby region) is not an incident; real outages show up in the other alarms
         "treatMissingData": "notBreaching",
