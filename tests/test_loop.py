@@ -54,7 +54,7 @@ class Harness:
         self.running = self.most_running = 0
         self.owned: dict[tuple[str, str], list[dict[str, Any]]] = {}
         operator = Operator(client=self.client, defaults=None, artifact=None)  # type: ignore[arg-type]
-        self.deployments = Deployments(operator, lambda ns, n: self.owned.get((ns, n), []), asyncio.Event(),
+        self.deployments = Deployments(operator, lambda ns, n, _uid: self.owned.get((ns, n), []), asyncio.Event(),
                                        lambda _body, event: self.events.append(event), settings,
                                        reconcile_pass=self._pass, jitter=lambda: 0.0)
 
