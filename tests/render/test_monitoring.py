@@ -114,7 +114,7 @@ def test_threshold_change_updates_only_that_alarms_threshold(make_cr, render_cr,
     assert differing == {rds_cpu}
     diff = {k for k in before[rds_cpu] if before[rds_cpu][k] != after[rds_cpu][k]}
     assert diff == {"threshold"}
-    assert after["alarm-rds-cpu-prod-use2"]["threshold"] == 65
+    assert after[rds_cpu]["threshold"] == 65
 
 
 def test_topic_is_encrypted_and_only_cloudwatch_may_publish(two_region_cr, render_cr, context_for):
