@@ -61,7 +61,7 @@ def tenancy(control_plane: ControlPlane, project_crds: list[str],
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenancy]:
     assert "regionaldeployments.platform.regional.io" in project_crds
     cp = control_plane
-    run = secrets.token_hex(3)
+    run = f"t{secrets.token_hex(3)}"  # a letter first: "123e45" would be a YAML number, not a label value
     t = Tenancy(*(f"tenancy-{run}-{role}" for role in ("granted", "labelled", "restricted", "plain")))
     for ns in (t.granted, t.labelled, t.restricted, t.plain):
         cp.kubectl("create", "namespace", ns)
