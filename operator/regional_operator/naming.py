@@ -1,5 +1,10 @@
-"""The one place names are made. Every AWS-facing name is `<type>-<environmentSuffix>-<regioncode>` (or without
-the region code for global things), checked against the limit of the AWS field it becomes.
+"""The one place names are made. Every AWS-facing name is `<type>-<environmentSuffix>-<regioncode>-<token>` (or
+without the region code for global things), checked against the limit of the AWS field it becomes.
+
+The token is 8 hex of sha256("<namespace>/<name>") of the RegionalDeployment: IAM names are unique in the account
+and most other names in the account and region, so two deployments with the same suffix (in one namespace or in
+two) must never render the same name, or the second would silently adopt, overwrite and later delete the first's
+resources (for the kinds the provider identifies by name).
 
 The MR's Kubernetes name is the same string, so `kubectl get` shows what AWS shows, and for the kinds whose
 AWS identity is a name (buckets, roles, functions, queues, DB identifiers...) Crossplane's external name is it.
@@ -24,24 +29,24 @@ SUFFIX_PATTERN: Final = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_REGION_CODE_LENGTH: Final = 6
 UNIQUE_TOKEN_LENGTH: Final = 8
 
-# (type prefix, AWS field limit key, regional?, carries the unique token?) for every AWS-facing name template.
+# (type prefix, AWS field limit key, regional?) for every name template with an AWS limit tighter than 253.
 # The longest allowed environmentSuffix is derived from these, so adding a template can only tighten it.
-NAME_TEMPLATES: Final[dict[str, tuple[str, str, bool, bool]]] = {
-    "alb": ("alb", "elbv2-lb", True, False),
-    "target-group": ("tg", "elbv2-target-group", True, False),
-    "database": ("payments-db", "rds-identifier", True, False),
-    "db-subnet-group": ("payments-db", "rds-identifier", True, False),
-    "uploads-bucket": ("uploads", "s3-bucket", True, True),
-    "artifacts-bucket": ("artifacts", "s3-bucket", True, True),
-    "lambda-role": ("payments-lambda", "iam-role", True, False),
-    "ecs-execution-role": ("ecs-exec", "iam-role", True, False),
-    "ecs-task-role": ("ecs-task", "iam-role", True, False),
-    "replication-role": ("s3-replication", "iam-role", True, False),
-    "lambda-function": ("payments-processor", "lambda-function", True, False),
-    "queue": ("payments", "sqs-queue", True, False),
-    "dead-letter-queue": ("payments-dlq", "sqs-queue", True, False),
-    "flow-logs-role": ("vpc-flow-logs", "iam-role", True, False),
-    "alb-logs-bucket": ("alb-logs", "s3-bucket", True, True),
+NAME_TEMPLATES: Final[dict[str, tuple[str, str, bool]]] = {
+    "alb": ("alb", "elbv2-lb", True),
+    "target-group": ("tg", "elbv2-target-group", True),
+    "database": ("payments-db", "rds-identifier", True),
+    "db-subnet-group": ("payments-db", "rds-identifier", True),
+    "uploads-bucket": ("uploads", "s3-bucket", True),
+    "artifacts-bucket": ("artifacts", "s3-bucket", True),
+    "lambda-role": ("payments-lambda", "iam-role", True),
+    "ecs-execution-role": ("ecs-exec", "iam-role", True),
+    "ecs-task-role": ("ecs-task", "iam-role", True),
+    "replication-role": ("s3-replication", "iam-role", True),
+    "lambda-function": ("payments-processor", "lambda-function", True),
+    "queue": ("payments", "sqs-queue", True),
+    "dead-letter-queue": ("payments-dlq", "sqs-queue", True),
+    "flow-logs-role": ("vpc-flow-logs", "iam-role", True),
+    "alb-logs-bucket": ("alb-logs", "s3-bucket", True),
 }
 
 
@@ -55,21 +60,27 @@ def region_code(region: str) -> str:
 
 
 def unique_token(namespace: str, name: str) -> str:
-    """Stable 8-hex token from the CR's identity: S3 names are global, so two CRs must never pick the same one."""
+    """Stable 8-hex token from the CR's identity, in every AWS name: two CRs must never pick the same one."""
     return hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:UNIQUE_TOKEN_LENGTH]
 
 
+def _suffix_room(template: str) -> int:
+    """How many characters of suffix `template` leaves within its AWS limit, with the longest region code."""
+    prefix, limit_key, regional = NAME_TEMPLATES[template]
+    fixed = len(prefix) + 1 + 1 + UNIQUE_TOKEN_LENGTH
+    if regional:
+        fixed += 1 + MAX_REGION_CODE_LENGTH
+    return NAME_LIMITS[limit_key] - fixed
+
+
+def binding_template() -> str:
+    """The template whose AWS limit bounds the suffix (the ALB name), named in the error message."""
+    return min(NAME_TEMPLATES, key=_suffix_room)
+
+
 def max_suffix_length() -> int:
-    """The longest environmentSuffix every template can carry with the longest region code."""
-    best = NAME_LIMITS["k8s-name"]
-    for prefix, limit_key, regional, unique in NAME_TEMPLATES.values():
-        fixed = len(prefix) + 1
-        if regional:
-            fixed += 1 + MAX_REGION_CODE_LENGTH
-        if unique:
-            fixed += 1 + UNIQUE_TOKEN_LENGTH
-        best = min(best, NAME_LIMITS[limit_key] - fixed)
-    return best
+    """The longest environmentSuffix every template can carry with the longest region code and the token."""
+    return min(NAME_LIMITS["k8s-name"], _suffix_room(binding_template()))
 
 
 class Namer:
@@ -82,18 +93,20 @@ class Namer:
                 "must be lowercase letters and digits in '-'-separated groups (no leading, trailing or double '-')",
             )
         if len(suffix) > max_suffix_length():
+            limit_key = NAME_TEMPLATES[binding_template()][1]
             raise SpecValidationError(
-                "spec.environmentSuffix", f"must be at most {max_suffix_length()} characters (ALB name limit 32)"
+                "spec.environmentSuffix",
+                f"must be at most {max_suffix_length()} characters (the {binding_template()} name, "
+                f"<prefix>-<suffix>-<regioncode>-<token>, must fit the AWS {limit_key} limit of "
+                f"{NAME_LIMITS[limit_key]})",
             )
         self.suffix = suffix
         self.token = unique_token(namespace, cr_name)
 
     def named(self, template: str, region: str | None = None) -> str:
         """A name from NAME_TEMPLATES, checked against the AWS limit of its field."""
-        prefix, limit_key, regional, unique = NAME_TEMPLATES[template]
+        prefix, limit_key, regional = NAME_TEMPLATES[template]
         name = self.regional(prefix, region) if regional and region else self.global_(prefix)
-        if unique:
-            name = f"{name}-{self.token}"
         if len(name) > NAME_LIMITS[limit_key]:
             raise SpecValidationError(
                 "spec.environmentSuffix", f"name {name!r} exceeds the AWS {limit_key} limit of {NAME_LIMITS[limit_key]}"
@@ -101,12 +114,12 @@ class Namer:
         return name
 
     def regional(self, prefix: str, region: str) -> str:
-        """`<prefix>-<suffix>-<regioncode>` for a resource that lives in one region."""
-        return self._checked(f"{prefix}-{self.suffix}-{region_code(region)}")
+        """`<prefix>-<suffix>-<regioncode>-<token>` for a resource that lives in one region."""
+        return self._checked(f"{prefix}-{self.suffix}-{region_code(region)}-{self.token}")
 
     def global_(self, prefix: str) -> str:
-        """`<prefix>-<suffix>` for a resource that spans regions (the sessions and ledger global tables)."""
-        return self._checked(f"{prefix}-{self.suffix}")
+        """`<prefix>-<suffix>-<token>` for a resource that spans regions (the sessions and ledger global tables)."""
+        return self._checked(f"{prefix}-{self.suffix}-{self.token}")
 
     @staticmethod
     def _checked(name: str) -> str:

@@ -89,6 +89,8 @@ class RegionSpec(_Model):
 class DatabaseSpec(_Model):
     engine_version: str = Field(default="16", pattern=r"^[0-9]+(\.[0-9]+)?$")
     cross_region_replica: bool = True
+    # Whether deleting an instance also deletes its automated backups (off: they outlive it for their retention).
+    delete_automated_backups: bool = False
 
 
 class PaymentsSpec(_Model):

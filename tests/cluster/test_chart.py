@@ -157,11 +157,28 @@ def test_helm_lint_strict_is_clean(values: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["bogus=1", "image.bogus=1", "metrics.serviceMonitor.bogus=true", "logFormat=xml",
                                  "replicas=0", "watchNamespaces[0]=Not_A_Namespace",
-                                 "env[0].name=REGIONAL_OPERATOR_DEFAULTS"])
+                                 "env[0].name=REGIONAL_OPERATOR_DEFAULTS",
+                                 "tenancy.grants[0].namespaces[0]=payments,tenancy.grants[0].awsAccountIds[0]=1234",
+                                 "tenancy.grants[0].awsAccountIds[0]=123456789012",  # a grant for no namespace
+                                 "tenancy.bogus=1"])
 def test_schema_rejects_unknown_and_invalid_values(bad: str) -> None:
     proc = helm("template", "ro", str(CHART), "--set", bad, check=False)
     assert proc.returncode != 0 and "values don't meet the specifications of the schema" in proc.stderr, (
         bad, proc.stderr[-600:])
+
+
+def test_the_tenancy_policy_is_on_by_default_and_grants_nothing() -> None:
+    """Issue 13: the safe default is shipped: a Deny binding for every namespace, no account and no
+    ClusterProviderConfig granted (the policy itself is tested on the API server: tests/test_tenancy_policy.py)."""
+    docs = render()
+    policy, binding = one(docs, "ValidatingAdmissionPolicy"), one(docs, "ValidatingAdmissionPolicyBinding")
+    assert policy["apiVersion"] == binding["apiVersion"] == "admissionregistration.k8s.io/v1"
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+    variables = {v["name"]: v["expression"] for v in policy["spec"]["variables"]}
+    assert variables["awsAccountIds"] == variables["clusterProviderConfigs"] == "[]"
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["regionaldeployments"]
+    assert not of_kind(render(sets=["tenancy.enabled=false"]), "ValidatingAdmissionPolicy")
 
 
 def test_peering_cannot_be_disabled_with_several_replicas() -> None:
@@ -402,7 +419,11 @@ def test_helm_install_into_the_api_server_admits_every_object(control_plane: Con
     cp = control_plane
     release = f"ro-{secrets.token_hex(3)}"
     watched = values_of(values).get("watchNamespaces") or []
-    sets = ["metrics.serviceMonitor.enabled=false"]
+    # The tenancy policy is cluster-wide: scoped here to namespaces labelled for this release (there are none),
+    # so RegionalDeployments other tests of the session create are not refused while it is installed
+    # (tests/test_tenancy_policy.py tests the policy itself).
+    sets = ["metrics.serviceMonitor.enabled=false",
+            f"tenancy.namespaceSelector.matchLabels.regional-operator\\.test/tenancy={release}"]
     created: list[str] = []
     for i, _ in enumerate(watched):  # the watched namespaces must exist; test-unique names
         name = f"{namespace}-w{i}"
@@ -422,7 +443,8 @@ def test_helm_install_into_the_api_server_admits_every_object(control_plane: Con
         assert "kubectl wait --for=condition=Ready rd/payments -n payments --timeout=30m" in proc.stdout
         assert "Warning" not in proc.stderr, proc.stderr
         manifest = [d for d in yaml.safe_load_all(helm("get", "manifest", release, *common).stdout) if d]
-        assert {d["kind"] for d in manifest} >= {"Deployment", "ServiceAccount", "ConfigMap"}
+        assert {d["kind"] for d in manifest} >= {"Deployment", "ServiceAccount", "ConfigMap",
+                                                 "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
         assert not _objects_exist(cp, manifest)
         # The restricted profile is enforced on pods at creation; a dry-run pod from the template proves the
         # pod spec itself is admitted under it.

@@ -253,3 +253,35 @@ def test_a_region_aws_does_not_have_is_refused_unless_vouched_for(control_plane:
     stored_obj, error = dry_run(control_plane, cr, ns)
     assert stored_obj is not None, error
     assert [r["allowUnlistedRegion"] for r in stored_obj["spec"]["regions"]] == [False, False, True]
+
+
+def _lifecycle(value: str) -> Edit:
+    return _set(["spec", "lifecycle"], value)
+
+
+def test_production_retain_cannot_become_delete(stored: Callable[[dict[str, Any]], Stored]) -> None:
+    """Issue 13: Retain -> Delete, then a delete, would remove a production estate's databases without a final
+    snapshot. Refused, also by way of leaving the production environment first; the deliberate way is documented
+    in the message."""
+    retained = example(TWO_REGION)
+    retained["spec"]["lifecycle"] = "Retain"
+    rd = stored(retained)
+    rd.refused(_lifecycle("Delete"), "spec.lifecycle", "delete the RegionalDeployment with lifecycle Retain")
+    rd.refused(_set(["spec", "environment"], "staging"), "spec.environment", "cannot leave prod or production")
+
+    def both(cr: dict[str, Any]) -> None:
+        cr["spec"].update(environment="staging", lifecycle="Delete")
+
+    rd.refused(both, "spec.lifecycle", "cannot go from Retain to Delete")
+    after = rd.admitted(_set(["spec", "environment"], "production"))  # one production name to the other is fine
+    assert after["spec"]["lifecycle"] == "Retain"
+
+
+def test_outside_production_and_towards_retain_the_lifecycle_may_change(
+        stored: Callable[[dict[str, Any]], Stored]) -> None:
+    rd = stored(example(TWO_REGION))  # prod, Delete
+    assert rd.admitted(_lifecycle("Retain"))["spec"]["lifecycle"] == "Retain"
+    staging = example(TWO_REGION)
+    staging["spec"].update(environment="staging", lifecycle="Retain")
+    rd2 = stored(staging)
+    assert rd2.admitted(_lifecycle("Delete"))["spec"]["lifecycle"] == "Delete"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from regional_operator.naming import Namer
 
 from devtools.controlplane import LocalControlPlane
 from tests.provider import checks, outcomes
@@ -196,9 +197,12 @@ def test_threshold_change_reaches_the_alarm_in_moto(estate: Estate) -> None:
     region.setdefault("alarmThresholds", {})["rdsCpuPercent"] = 42
     estate.apply(changed)
     cloudwatch = estate.moto.client("cloudwatch", "us-east-2")
+    # the name as the renderer makes it (monitoring.alarm_name): it carries the deployment's token
+    alarm = Namer(cr["spec"]["environmentSuffix"], cr["metadata"]["namespace"], cr["metadata"]["name"]).regional(
+        "alarm-rds-cpu", "us-east-2")
 
     def threshold() -> float | None:
-        alarms = cloudwatch.describe_alarms(AlarmNames=["alarm-rds-cpu-prod-use2"])["MetricAlarms"]
+        alarms = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
         return alarms[0]["Threshold"] if alarms else None
 
     assert threshold() == 80.0, "the alarm is not in moto at the old threshold"

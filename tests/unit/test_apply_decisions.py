@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
-from regional_operator.reconcile.apply import needs_apply, with_ownership
+import pytest
+from regional_operator.identity import key_of
+from regional_operator.reconcile.apply import apply_all, foreign_controller, needs_apply, with_ownership
 from regional_operator.watch.mrwatch import MRIndex
 from regional_operator.watch.record import SPEC_BLOB, VERIFIED, slim
 
@@ -72,13 +75,79 @@ def test_verification_survives_status_writes_but_not_a_new_generation() -> None:
     want = desired()
     index = MRIndex()
     index.upsert(live_from(want, rv="10"))
-    [entry] = index.owned("ns", "payments")
+    [entry] = index.owned("ns", "payments", "u-1")
     assert not needs_apply(want, entry)
     index.upsert(live_from(want, rv="11"))  # the provider rewrote status: same generation
-    [entry] = index.owned("ns", "payments")
+    [entry] = index.owned("ns", "payments", "u-1")
     assert SPEC_BLOB not in entry and not needs_apply(want, entry)
     index.upsert(live_from(want, generation=2, rv="12", cidrBlock="10.99.0.0/16"))  # someone edited the spec
-    [entry] = index.owned("ns", "payments")
+    [entry] = index.owned("ns", "payments", "u-1")
     assert VERIFIED not in entry and SPEC_BLOB in entry
     assert needs_apply(want, entry)
 
+
+
+# --- never over someone else's MR (issue 13) ----------------------------------------------------------------------
+
+class FakeClient:
+    """GET answers from `existing` (None: 404); every apply is recorded."""
+
+    def __init__(self, existing: dict[str, Any] | None) -> None:
+        self.existing = existing
+        self.gets: list[str] = []
+        self.applied: list[str] = []
+
+    async def get(self, _ref: Any, _namespace: str, name: str) -> dict[str, Any] | None:
+        self.gets.append(name)
+        return copy.deepcopy(self.existing)
+
+    async def apply(self, _ref: Any, obj: dict[str, Any]) -> dict[str, Any]:
+        self.applied.append(obj["metadata"]["name"])
+        return live_from(obj)
+
+
+def _controlled_by(obj: dict[str, Any], uid: str | None, kind: str = "RegionalDeployment") -> dict[str, Any]:
+    other = live_from(obj)
+    if uid is None:
+        other["metadata"].pop("ownerReferences")
+    else:
+        other["metadata"]["ownerReferences"] = [{"apiVersion": "platform.regional.io/v1alpha1", "kind": kind,
+                                                 "name": "first", "uid": uid, "controller": True}]
+    return other
+
+
+def test_foreign_controller_decides_from_the_controller_uid_only() -> None:
+    want = desired()
+    assert foreign_controller(None, "u-1") is None  # absent: ours to create
+    assert foreign_controller(live_from(want), "u-1") is None  # ours (index not caught up yet)
+    assert foreign_controller(_controlled_by(want, "u-2"), "u-1") == "RegionalDeployment/first (uid u-2)"
+    assert foreign_controller(_controlled_by(want, None), "u-1") == "no controller"  # labels alone: not ours
+    assert foreign_controller(_controlled_by(want, "u-1", kind="ConfigMap"), "u-1") == "ConfigMap/first (uid u-1)"
+
+
+@pytest.mark.parametrize(("existing_uid", "applied"), [("absent", True), ("u-1", True), ("u-2", False),
+                                                       (None, False)])
+def test_an_mr_missing_from_the_index_is_read_before_it_is_applied(existing_uid: str | None,
+                                                                   applied: bool) -> None:
+    want = desired()
+    existing = None if existing_uid == "absent" else _controlled_by(want, existing_uid)
+    client = FakeClient(existing)
+    report = asyncio.run(apply_all(client, [want], {}, concurrency=2))  # type: ignore[arg-type]
+    assert client.gets == ["vpc-prod-use1"]
+    assert (client.applied == ["vpc-prod-use1"]) is applied
+    if applied:
+        assert report.applied == [("VPC", "vpc-prod-use1")] and report.conflicts == {}
+    else:
+        assert report.applied == [] and set(report.conflicts) == {("VPC", "vpc-prod-use1")}
+        assert ("no controller" if existing_uid is None else "uid u-2") in report.conflicts[("VPC", "vpc-prod-use1")]
+
+
+def test_an_mr_in_the_index_is_applied_without_a_read() -> None:
+    want = desired()
+    edited = copy.deepcopy(want)
+    edited["spec"]["forProvider"]["cidrBlock"] = "10.20.0.0/16"
+    edited = with_ownership(edited, OWNER)
+    client = FakeClient(None)
+    report = asyncio.run(apply_all(client, [edited], {key_of(want): slim(live_from(want))},  # type: ignore[arg-type]
+                                   concurrency=2))
+    assert client.gets == [] and client.applied == ["vpc-prod-use1"] and report.conflicts == {}

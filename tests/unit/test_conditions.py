@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from regional_operator.reconcile.conditions import (
+    CONFLICT,
+    MAX_LISTED,
     MAX_MESSAGE,
     Condition,
     Conditions,
+    conflict_message,
     kstatus,
     merge_conditions,
     stuck,
@@ -90,3 +93,15 @@ def test_from_api_reads_the_stored_form() -> None:
     assert Condition.from_api(stored) == Condition("Synced", False, "ReconcileError", "boom")
     assert Conditions.from_api([stored, {**stored, "status": "Unknown"}]).get("Synced") == Condition(
         "Synced", None, "ReconcileError", "boom")
+
+
+def test_a_conflict_names_each_mr_and_its_controller_and_cuts_long_lists() -> None:
+    conflicts = {("VPC", f"vpc-{i}"): "RegionalDeployment/first (uid u-1)" for i in range(MAX_LISTED + 2)}
+    conflicts[("Key", "kms-a")] = "no controller"
+    message = conflict_message(conflicts)
+    assert message.startswith(f"{MAX_LISTED + 3} managed resources exist under another controller")
+    assert "Key/kms-a is controlled by no controller" in message
+    assert "VPC/vpc-0 is controlled by RegionalDeployment/first (uid u-1)" in message
+    assert "and 3 more" in message
+    ready = next(c for c in stuck(CONFLICT, message, message) if c.type == "Ready")
+    assert (ready.status, ready.reason) == (False, "Conflict")

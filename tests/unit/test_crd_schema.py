@@ -186,7 +186,7 @@ def test_printer_columns() -> None:
 
 def test_environment_suffix_follows_the_naming_module() -> None:
     node = at("spec.environmentSuffix")
-    assert node["maxLength"] == max_suffix_length() == 21
+    assert node["maxLength"] == max_suffix_length() == 12
     assert node["pattern"] == SUFFIX_PATTERN.pattern
 
 

@@ -29,7 +29,7 @@ def deployments(client: FakeClient, live: list[dict[str, Any]], events: list[Eve
     operator = Operator(client=client, defaults=None, artifact=None)  # type: ignore[arg-type]
     synced = asyncio.Event()
     synced.set()
-    return Deployments(operator, lambda ns, n: list(live), synced, lambda _b, e: events.append(e))
+    return Deployments(operator, lambda ns, n, uid: list(live), synced, lambda _b, e: events.append(e))
 
 
 def cr() -> dict[str, Any]:

@@ -53,10 +53,15 @@ class Harness:
         self.pass_seconds = pass_seconds
         self.running = self.most_running = 0
         self.owned: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.owned_asked: list[tuple[str, str, str | None]] = []
         operator = Operator(client=self.client, defaults=None, artifact=None)  # type: ignore[arg-type]
-        self.deployments = Deployments(operator, lambda ns, n: self.owned.get((ns, n), []), asyncio.Event(),
+        self.deployments = Deployments(operator, self._owned, asyncio.Event(),
                                        lambda _body, event: self.events.append(event), settings,
                                        reconcile_pass=self._pass, jitter=lambda: 0.0)
+
+    def _owned(self, ns: str, name: str, uid: str | None) -> list[dict[str, Any]]:
+        self.owned_asked.append((ns, name, uid))
+        return self.owned.get((ns, name), [])
 
     async def _pass(self, cr: Mapping[str, Any], owned: Sequence[dict[str, Any]]) -> Outcome:
         self.calls.append(cr["metadata"]["name"])
@@ -204,3 +209,21 @@ def test_an_invalid_spec_is_announced_once_until_it_changes() -> None:
     assert announce(outcome(False, stalled=stalled), False) == []
     assert announce(outcome(False, stalled=stalled, status_written=True), False) == [
         Event("Warning", "InvalidSpec", stalled)]
+
+
+def test_a_pass_and_a_deletion_ask_for_the_mrs_of_the_crs_current_uid() -> None:
+    """Issue 13: the loop hands the index the CR's UID, so an MR of a deleted namesake (a stale UID) or one
+    controlled by anything else never reaches a pass or a deletion."""
+    async def scenario() -> None:
+        h = Harness(LoopSettings(resync_seconds=30, debounce_seconds=0))
+        h.deployments.synced.set()
+        stopped = Flag()
+        task = asyncio.create_task(h.deployments.run(body(uid="uid-now"), KEY, stopped))
+        await settle()
+        stopped.value = True
+        h.deployments.wakeups.wake(KEY)
+        await asyncio.wait_for(task, 1)
+        await h.deployments.delete_step(body(uid="uid-now", deletionTimestamp="t"), KEY)
+        assert h.owned_asked == [("ns", "payments", "uid-now"), ("ns", "payments", "uid-now")]
+
+    asyncio.run(scenario())

@@ -3,6 +3,11 @@
 A no-op is detected without asking the server: the live MR (from the watch-fed index) carries the hash of what
 we last applied, and every field we set still has our value. Anything else is server-side applied with one
 field manager, so fields the provider late-initializes stay the provider's.
+
+Never over someone else's MR: the index holds only MRs whose controller owner reference is this deployment
+(its UID), so an MR we are about to apply that is not in it is read first. Absent (404) -> applied; present
+and controlled by anything else (another deployment, a stale UID of a deleted one, nothing at all, even with our
+labels) -> left alone and reported in `ApplyReport.conflicts`, which the pass turns into a Conflict condition.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import metrics
-from ..identity import GROUP, HASH_ANNOTATION, KIND, VERSION, MRKey, key_of
+from ..identity import GROUP, HASH_ANNOTATION, KIND, VERSION, MRKey, controlling_deployment, describe_controller, key_of
 from ..kube import ApiError, KubeClient
 from ..watch.record import is_verified, live_spec, mark_verified, slim
 from .drift import content_hash, is_subset
@@ -29,6 +34,8 @@ class ApplyReport:
     errors: dict[MRKey, str] = field(default_factory=dict)
     pruned: list[MRKey] = field(default_factory=list)
     prune_waiting: list[MRKey] = field(default_factory=list)
+    # MRs we render that exist under another controller (or none): never applied; key -> who controls it
+    conflicts: dict[MRKey, str] = field(default_factory=dict)
 
 
 def with_ownership(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,9 +77,29 @@ def needs_apply(desired: Mapping[str, Any], live: dict[str, Any] | None) -> bool
     return not in_sync
 
 
+def owner_uid(desired: Mapping[str, Any]) -> str:
+    """The UID of the RegionalDeployment a desired MR (after with_ownership) is applied for."""
+    found = controlling_deployment(desired)
+    if found is None:
+        raise ValueError(f"{desired['kind']}/{desired['metadata']['name']} carries no controller reference")
+    return found[1]
+
+
+def foreign_controller(existing: Mapping[str, Any] | None, uid: str) -> str | None:
+    """None when `existing` may be applied over (absent, or controlled by the deployment with `uid`); else who
+    controls it (`describe_controller`), for the Conflict condition."""
+    if existing is None:
+        return None
+    found = controlling_deployment(existing)
+    if found is not None and found[1] == uid:
+        return None
+    return describe_controller(existing)
+
+
 async def apply_all(client: KubeClient, desired: Sequence[Mapping[str, Any]],
                     live: Mapping[MRKey, dict[str, Any]], *, concurrency: int) -> ApplyReport:
-    """Server-side apply every desired MR that differs from its live copy, `concurrency` at a time."""
+    """Server-side apply every desired MR that differs from its live copy, `concurrency` at a time; an MR not in
+    `live` (our index) is read first and left alone if it exists under another controller."""
     report = ApplyReport()
     gate = asyncio.Semaphore(concurrency)
 
@@ -80,6 +107,13 @@ async def apply_all(client: KubeClient, desired: Sequence[Mapping[str, Any]],
         key = key_of(obj)
         async with gate:
             try:
+                if key not in live:
+                    meta = obj["metadata"]
+                    existing = await client.get(ref_of(obj), meta["namespace"], meta["name"])
+                    controller = foreign_controller(existing, owner_uid(obj))
+                    if controller is not None:
+                        report.conflicts[key] = controller
+                        return
                 report.returned[key] = slim(await client.apply(ref_of(obj), obj))
                 report.applied.append(key)
             except ApiError as err:

@@ -18,6 +18,8 @@ MAX_LISTED: Final = 5  # MRs named in one status message before "and N more"
 READY: Final = "Ready"
 RECONCILING: Final = "Reconciling"
 STALLED: Final = "Stalled"
+# Ready False with this reason: an MR we render exists under another controller and is left alone
+CONFLICT: Final = "Conflict"
 _STATUS_TEXT: Final = {True: "True", False: "False", None: "Unknown"}
 
 
@@ -116,3 +118,13 @@ def merge_conditions(existing: Iterable[Mapping[str, Any]], wanted: Iterable[Con
             "lastTransitionTime": kept or timestamp or now(),
         })
     return out
+
+
+def conflict_message(conflicts: Mapping[tuple[str, str], str]) -> str:
+    """The MRs (kind/name) that exist under another controller, each with who controls it: never applied over."""
+    items = sorted(conflicts.items())
+    shown = "; ".join(f"{kind}/{name} is controlled by {who}" for (kind, name), who in items[:MAX_LISTED])
+    more = len(items) - MAX_LISTED
+    return (f"{len(items)} managed resources exist under another controller and are left alone: {shown}"
+            + (f"; and {more} more" if more > 0 else "")
+            + ". Delete or rename them, or give this RegionalDeployment another name")

@@ -58,7 +58,13 @@ class Stopped(Protocol):
 
 Post = Callable[[Mapping[str, Any], Event], None]
 Pass = Callable[[Mapping[str, Any], Sequence[dict[str, Any]]], Awaitable[Outcome]]
-Owned = Callable[[str, str], list[dict[str, Any]]]
+# (namespace, name, uid) -> the MRs whose controller owner reference is that RegionalDeployment with that UID
+Owned = Callable[[str, str, str | None], list[dict[str, Any]]]
+
+
+def _uid(body: Mapping[str, Any]) -> str | None:
+    uid = (body.get("metadata") or {}).get("uid")
+    return str(uid) if uid else None
 
 
 def backoff_delay(failures: int, jitter: float, cap: float) -> float:
@@ -112,7 +118,7 @@ class Deployments:
     """Every RegionalDeployment loop of the process, and what they share."""
 
     operator: Operator
-    owned: Owned  # the MRs the index holds for (namespace, name)
+    owned: Owned  # the MRs the index holds for (namespace, name) controlled by the CR's current UID
     synced: asyncio.Event  # set once the MR index has listed every kind
     post: Post
     settings: LoopSettings = field(default_factory=LoopSettings)
@@ -144,7 +150,7 @@ class Deployments:
                 async with self.passes.lock(key), self.slots:  # never alongside a deletion step of this deployment
                     if (body.get("metadata") or {}).get("deletionTimestamp"):  # checked once a slot is ours
                         return  # deletion owns the MRs now: a pass could re-create what it just deleted
-                    outcome = await self._pass(body, self.owned(*key))
+                    outcome = await self._pass(body, self.owned(*key, _uid(body)))
                 failures = 0
                 metrics.RECONCILES.labels("stalled" if outcome.stalled else "ok").inc()
                 for mr_key in outcome.report.applied:
@@ -170,7 +176,7 @@ class Deployments:
         """One ordered deletion step (lowest tier first); the caller retries until `done`."""
         await self.synced.wait()
         async with self.passes.lock(key):  # waits for an in-flight reconcile pass to finish
-            progress = await delete_step(self.operator.client, self.owned(*key))
+            progress = await delete_step(self.operator.client, self.owned(*key, _uid(body)))
         for event in deletion_events(progress):
             self.post(body, event)
         if progress.done:

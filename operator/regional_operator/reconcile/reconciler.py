@@ -19,7 +19,7 @@ from ..render import render
 from ..render.observed import Observed
 from ..spec import parse_deployment
 from .apply import ApplyReport, apply_all, prune, with_ownership
-from .conditions import READY, RECONCILING, Condition, Conditions, merge_conditions, stuck
+from .conditions import CONFLICT, READY, RECONCILING, Condition, Conditions, conflict_message, merge_conditions, stuck
 from .failover import failover_condition, failover_status
 from .resources import CR_REF
 from .status import Assessment, assess, conditions_for, outputs_for, stalled_conditions
@@ -87,13 +87,17 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
     # Judge readiness on the MRs as they are after this pass's applies: a changed MR has a new generation its
     # conditions do not speak for yet, so the deployment is not Ready until the provider has caught up.
     live = {**live, **report.returned}
-    a = assess(desired, live, report.errors)
+    refused = {**report.errors, **{k: f"exists under another controller: {c}" for k, c in report.conflicts.items()}}
+    a = assess(desired, live, refused)
     outcome.assessment = a
     conds = conditions_for(result, a)
     if report.errors:
         (kind, name), why = next(iter(report.errors.items()))
         conds.set(*stuck("ApplyFailed", f"{kind}/{name}: {why}",
                          f"{len(report.errors)} MRs refused by the API server: {kind}/{name}: {why}"))
+    if report.conflicts:
+        message = conflict_message(report.conflicts)
+        conds.set(*stuck(CONFLICT, message, message))
     if report.prune_waiting or report.pruned:
         pruning = f"deleting {len(report.pruned) + len(report.prune_waiting)} MRs no longer rendered"
         conds.set(Condition(RECONCILING, True, "Pruning", pruning))

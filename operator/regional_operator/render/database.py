@@ -180,9 +180,12 @@ def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
 
 
 def _retention(ctx: RenderContext, name: str) -> dict[str, Any]:
-    """What deleting a writable instance leaves behind: Retain keeps a final snapshot and the automated backups."""
+    """What deleting a writable instance leaves behind: Retain keeps a final snapshot; the automated backups are
+    kept unless spec.database.deleteAutomatedBackups asks otherwise (the provider's default, delete_automated_backups
+    = true, would remove them with the instance: docs/aws-semantics.md), and always kept under Retain."""
     retain = ctx.spec.lifecycle == "Retain"
-    out: dict[str, Any] = {"skipFinalSnapshot": not retain, "deleteAutomatedBackups": not retain}
+    delete_backups = ctx.spec.database.delete_automated_backups and not retain
+    out: dict[str, Any] = {"skipFinalSnapshot": not retain, "deleteAutomatedBackups": delete_backups}
     if retain:
         out["finalSnapshotIdentifier"] = final_snapshot_identifier(name)
     return out

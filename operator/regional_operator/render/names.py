@@ -1,6 +1,7 @@
 """Names of MRs that more than one builder refers to (a builder's private sub-resources name themselves).
 
-Every name is made by the Namer; this module only says which template or prefix each shared MR uses, so a
+Every name is made by the Namer (or, for the few strings that are not `<prefix>-<suffix>-<code>-<token>`, here
+with the same token); this module only says which template or prefix each shared MR uses, so a
 reference in one builder and the object in another cannot drift apart.
 """
 
@@ -94,8 +95,9 @@ def peering(ctx: RenderContext, secondary: Region) -> str:
 
 def ssm_path(ctx: RenderContext, r: Region) -> str:
     """Parameter Store path holding a region's payments configuration (the Lambda reads exactly this path;
-    it ends in '/' as the handler's CONFIG_PATH must)."""
-    return f"/payments/{ctx.spec.environment_suffix}/{r.name}/"
+    it ends in '/' as the handler's CONFIG_PATH must). The deployment token keeps two deployments with one suffix
+    from writing each other's parameters."""
+    return f"/payments/{ctx.spec.environment_suffix}-{ctx.names.token}/{r.name}/"
 
 
 def kms_alias_name(ctx: RenderContext, r: Region) -> str:
@@ -107,4 +109,4 @@ def kms_alias_external_name(ctx: RenderContext, r: Region) -> str:
     """The alias as the provider keeps it in the Alias MR's external name: without the `alias/` prefix (its
     kmsAlias() external-name config adds the prefix for AWS and stores the name without it, so an annotation
     with the prefix would be rewritten after every apply)."""
-    return f"payments-{ctx.spec.environment_suffix}-{r.code}"
+    return f"payments-{ctx.spec.environment_suffix}-{r.code}-{ctx.names.token}"

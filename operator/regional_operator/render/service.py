@@ -73,8 +73,9 @@ def log_group_name(ctx: RenderContext, r: Region) -> str:
 
 
 def namespace_dns_name(ctx: RenderContext, r: Region) -> str:
-    """Private DNS zone of the region's Cloud Map namespace, unique per environment and region."""
-    return f"payments.{ctx.spec.environment_suffix}.{r.code}.internal"
+    """Private DNS zone of the region's Cloud Map namespace, unique per deployment and region (the token: two
+    deployments with one suffix must not share a zone name)."""
+    return f"payments.{ctx.spec.environment_suffix}-{ctx.names.token}.{r.code}.internal"
 
 
 def _execution_policy(ctx: RenderContext, log_group_arn: str) -> str:

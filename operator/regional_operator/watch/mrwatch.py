@@ -21,9 +21,9 @@ from typing import Any
 import aiohttp
 
 from .. import metrics
-from ..identity import DeploymentKey, MRKey, key_of
+from ..identity import DeploymentKey, MRKey, controlling_deployment, key_of
 from ..kube import ApiError, KubeClient, ResourceRef
-from ..render.context import LABEL_DEPLOYMENT, LABEL_MANAGED_BY, MANAGED_BY
+from ..render.context import LABEL_MANAGED_BY, MANAGED_BY
 from ..render.kinds import KINDS, Kind
 from .record import carry_verification, keep_spec, slim
 
@@ -46,19 +46,27 @@ def _same_for_reconcile(before: Mapping[str, Any], after: Mapping[str, Any]) -> 
 
 
 class MRIndex:
-    """Owned MRs by (namespace, deployment). `synced` is set once every watched kind has been listed."""
+    """Owned MRs by (namespace, deployment). `synced` is set once every watched kind has been listed.
+
+    An MR belongs to a deployment only through its controller owner reference (apiVersion
+    platform.regional.io/v1alpha1, kind RegionalDeployment, controller: true); the watch's label selector only
+    narrows what is listed. An MR with our labels but another controller or none is not indexed as anyone's, and
+    `owned()` hands a loop only the MRs whose controller UID is the CR's current one, so an MR of a deleted
+    RegionalDeployment of the same name (a stale UID) is not taken over by its successor.
+    """
 
     def __init__(self) -> None:
         self._by_owner: dict[DeploymentKey, dict[MRKey, dict[str, Any]]] = {}
         # (namespace, apiVersion/kind, name) -> owner: the group matters, ecs and servicediscovery both have Service
         self._owner_of: dict[tuple[str, str, str], DeploymentKey] = {}
+        # (namespace, kind, name) -> the controller UID the MR carries (MRKey has no group: kind, name per owner)
+        self._uid_of: dict[tuple[DeploymentKey, MRKey], str] = {}
         self.synced = asyncio.Event()
 
     @staticmethod
-    def _owner(obj: Mapping[str, Any]) -> DeploymentKey | None:
-        meta = obj["metadata"]
-        deployment = (meta.get("labels") or {}).get(LABEL_DEPLOYMENT)
-        return (str(meta.get("namespace")), str(deployment)) if deployment else None
+    def _owner(obj: Mapping[str, Any]) -> tuple[DeploymentKey, str] | tuple[None, None]:
+        found = controlling_deployment(obj)
+        return found if found is not None else (None, None)
 
     @staticmethod
     def _ident(obj: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -68,34 +76,40 @@ class MRIndex:
     def upsert(self, obj: Mapping[str, Any]) -> set[DeploymentKey]:
         """Store the MR; returns the owners to wake: none when nothing a reconcile reads has changed, both when
         the MR moved from one deployment to another (the old one must see it go)."""
-        owner = self._owner(obj)
+        owner, uid = self._owner(obj)
         ident = self._ident(obj)
+        mr_key = key_of(obj)
         previous = self._owner_of.get(ident)
         moved: set[DeploymentKey] = set()
         if previous is not None and previous != owner:
-            self._by_owner.get(previous, {}).pop(key_of(obj), None)
+            self._forget(previous, mr_key)
             moved.add(previous)
-        if owner is None:
+        if owner is None or uid is None:
             self._owner_of.pop(ident, None)
             return moved
         mrs = self._by_owner.setdefault(owner, {})
-        mr_key = key_of(obj)
         before = mrs.get(mr_key) if previous == owner else None
+        uid_changed = self._uid_of.get((owner, mr_key)) != uid
         mrs[mr_key] = after = slim(obj, with_spec=False)
         if not carry_verification(before, after):  # most events: a verified MR's status, no spec to keep
             keep_spec(after, obj)
         self._owner_of[ident] = owner
-        if before is not None and _same_for_reconcile(before, after):
+        self._uid_of[(owner, mr_key)] = uid
+        if before is not None and not uid_changed and _same_for_reconcile(before, after):
             return moved
         return moved | {owner}
+
+    def _forget(self, owner: DeploymentKey, mr_key: MRKey) -> None:
+        mrs = self._by_owner.get(owner, {})
+        mrs.pop(mr_key, None)
+        self._uid_of.pop((owner, mr_key), None)
+        if not mrs:
+            self._by_owner.pop(owner, None)
 
     def remove(self, obj: Mapping[str, Any]) -> DeploymentKey | None:
         owner = self._owner_of.pop(self._ident(obj), None)
         if owner is not None:
-            mrs = self._by_owner.get(owner, {})
-            mrs.pop(key_of(obj), None)
-            if not mrs:
-                self._by_owner.pop(owner, None)
+            self._forget(owner, key_of(obj))
         return owner
 
     def replace_kind(self, k: Kind, namespace: str | None, objects: Iterable[Mapping[str, Any]]) -> set[DeploymentKey]:
@@ -107,14 +121,18 @@ class MRIndex:
         for ident in [i for i in self._owner_of if i[1] == type_key and (namespace is None or i[0] == namespace)]:
             if ident not in listed:
                 gone = self._owner_of.pop(ident)
-                self._by_owner.get(gone, {}).pop((k.kind, ident[2]), None)
+                self._forget(gone, (k.kind, ident[2]))
                 touched.add(gone)
         for obj in objects:
             touched |= self.upsert(obj)
         return touched
 
-    def owned(self, namespace: str, name: str) -> list[dict[str, Any]]:
-        return list(self._by_owner.get((namespace, name), {}).values())
+    def owned(self, namespace: str, name: str, uid: str | None) -> list[dict[str, Any]]:
+        """The MRs controlled by the RegionalDeployment (namespace, name) whose UID is `uid` (the CR as it is
+        now). `uid=None` (a caller without the CR's UID) matches nothing: ownership is never assumed."""
+        owner = (namespace, name)
+        return [mr for mr_key, mr in self._by_owner.get(owner, {}).items()
+                if uid is not None and self._uid_of.get((owner, mr_key)) == uid]
 
     def all(self) -> list[dict[str, Any]]:
         return [mr for mrs in self._by_owner.values() for mr in mrs.values()]

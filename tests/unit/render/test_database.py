@@ -225,3 +225,24 @@ def test_a_major_version_gets_its_own_parameter_group(make_cr: Any, context_for:
     groups = {v: database.parameter_group_name(context_for(make_cr(2, database={"engineVersion": v})),
                                                context_for(make_cr(2)).primary) for v in ("15", "16", "16.4")}
     assert groups["16"] == groups["16.4"] != groups["15"]
+
+
+@pytest.mark.parametrize(("lifecycle", "database_spec", "expected"), [
+    ("Delete", None, False),  # the default keeps them (the provider's own default would delete them)
+    ("Delete", {"deleteAutomatedBackups": False}, False),
+    ("Delete", {"deleteAutomatedBackups": True}, True),  # asked for explicitly
+    ("Retain", {"deleteAutomatedBackups": True}, False),  # Retain deletes nothing
+])
+def test_automated_backups_outlive_the_instance_unless_asked(make_cr: Any, render_cr: Any, context_for: Any,
+                                                             data_store_observed: Any, lifecycle: str,
+                                                             database_spec: dict[str, Any] | None,
+                                                             expected: bool) -> None:
+    """Issue 13: deleting a RegionalDeployment must not take the databases' automated backups with it unless
+    spec.database.deleteAutomatedBackups says so; the field is always rendered (unset would mean the provider's
+    default, true)."""
+    extra = {"database": database_spec} if database_spec is not None else {}
+    cr = make_cr(2, lifecycle=lifecycle, **extra)
+    ctx = context_for(cr)
+    mrs, _ = _render(render_cr, cr, data_store_observed(cr))
+    primary = one(mrs, "Instance", names.database(ctx, ctx.primary))
+    assert primary["spec"]["forProvider"]["deleteAutomatedBackups"] is expected

@@ -226,7 +226,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         regions.append(region)
     spec: dict[str, Any] = {
         "environment": draw(st.from_regex(r"[a-z][a-z0-9-]{0,31}", fullmatch=True)),
-        "environmentSuffix": draw(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,19}[a-z0-9])?", fullmatch=True)),
+        "environmentSuffix": draw(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)),
         "awsAccountId": draw(st.from_regex(r"[0-9]{12}", fullmatch=True)),
         "costCenter": draw(st.text(min_size=1, max_size=128)),
         "regions": regions,
@@ -315,7 +315,7 @@ def _fault_region_count(draw: st.DrawFn, spec: dict[str, Any]) -> None:
 
 
 def _fault_suffix(draw: st.DrawFn, spec: dict[str, Any]) -> None:
-    spec["environmentSuffix"] = draw(st.one_of(st.text(max_size=30), st.sampled_from(["a" * 22, "-a", "a-", "A"])))
+    spec["environmentSuffix"] = draw(st.one_of(st.text(max_size=30), st.sampled_from(["a" * 13, "-a", "a-", "A"])))
 
 
 def _fault_mutation(draw: st.DrawFn, spec: dict[str, Any]) -> None:

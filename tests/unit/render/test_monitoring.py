@@ -101,19 +101,20 @@ def test_standby_region_latency_alarms_are_stricter(two_region_cr, render_cr, ob
         assert found[standby]["threshold"] < found[primary]["threshold"], (primary, standby)
 
 
-def test_threshold_change_updates_only_that_alarms_threshold(make_cr, render_cr, observe_all):
+def test_threshold_change_updates_only_that_alarms_threshold(make_cr, render_cr, observe_all, context_for):
     base = make_cr(2)
     changed = make_cr(2)
     changed["spec"]["regions"][1]["alarmThresholds"] = {"rdsCpuPercent": 65}
     before = alarms(render_cr(base, observe_all(base)))
     after = alarms(render_cr(changed, observe_all(changed)))
     assert set(before) == set(after)
+    ctx = context_for(base)
+    rds_cpu = alarm_name(ctx, ctx.region("us-east-2"), "rds-cpu")
     differing = {name for name in before if before[name] != after[name]}
-    assert differing == {"alarm-rds-cpu-prod-use2"}
-    diff = {k for k in before["alarm-rds-cpu-prod-use2"]
-            if before["alarm-rds-cpu-prod-use2"][k] != after["alarm-rds-cpu-prod-use2"][k]}
+    assert differing == {rds_cpu}
+    diff = {k for k in before[rds_cpu] if before[rds_cpu][k] != after[rds_cpu][k]}
     assert diff == {"threshold"}
-    assert after["alarm-rds-cpu-prod-use2"]["threshold"] == 65
+    assert after[rds_cpu]["threshold"] == 65
 
 
 def test_topic_is_encrypted_and_only_cloudwatch_may_publish(two_region_cr, render_cr, context_for):

@@ -164,7 +164,9 @@ def test_function_environment_is_what_the_handler_reads(rendered: Renderer) -> N
         settings = Settings.from_env({**env, "AWS_REGION": r.name})
         assert settings.region == r.name
         assert settings.ledger_table == names.ledger_table(ctx)
-        assert settings.config_path == names.ssm_path(ctx, r) == f"/payments/{ctx.spec.environment_suffix}/{r.name}/"
+        assert settings.config_path == names.ssm_path(ctx, r)
+        # the deployment's token keeps two deployments with one suffix apart (issue 13)
+        assert settings.config_path == f"/payments/{ctx.spec.environment_suffix}-{ctx.names.token}/{r.name}/"
         assert settings.dlq_url == f"https://sqs.{r.name}.amazonaws.com/{ACCOUNT_ID}/{names.dead_letter_queue(ctx, r)}"
 
 
@@ -267,7 +269,7 @@ def test_event_source_mapping_is_enabled_only_in_the_active_region(rendered: Ren
 def test_ssm_parameters_live_under_the_region_path(rendered: Renderer) -> None:
     result, ctx = rendered(2)
     for r in ctx.regions:
-        path = f"/payments/{ctx.spec.environment_suffix}/{r.name}/"
+        path = names.ssm_path(ctx, r)
         params = {m["metadata"]["annotations"][EXTERNAL_NAME]: fp(m) for m in of_region(result, "Parameter", r)}
         assert set(params) == {f"{path}{k}" for k in ("apiEndpoint", "activeRegion", "maxReceiveCount")}
         assert all(p["type"] == "String" for p in params.values())  # nothing secret in Parameter Store values
@@ -282,7 +284,6 @@ def _as_set(value: Any) -> set[str]:
 
 def test_lambda_role_policy_grants_exactly_its_own_resources(rendered: Renderer) -> None:
     result, ctx = rendered(3)
-    suffix = ctx.spec.environment_suffix
     for r in ctx.regions:
         role = ctx.names.named("lambda-role", r.name)
         policy_mr = one(result, "RolePolicy", role)
@@ -300,8 +301,8 @@ def test_lambda_role_policy_grants_exactly_its_own_resources(rendered: Renderer)
             f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{names.dead_letter_queue(ctx, r)}": {"sqs:SendMessage"},
             f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{names.ledger_table(ctx)}": {
                 "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-            f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter/payments/{suffix}/{region}": ssm,
-            f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter/payments/{suffix}/{region}/*": ssm,
+            f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter{names.ssm_path(ctx, r).rstrip('/')}": ssm,
+            f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter{names.ssm_path(ctx, r)}*": ssm,
             # the region key's ARN as observed (conftest's plausible_status: arn:aws:kms:<region>:<acct>:key/<name>)
             f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{names.kms_key(ctx, r)}": {"kms:Decrypt", "kms:GenerateDataKey"},
             f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{function}:*": {

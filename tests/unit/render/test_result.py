@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from regional_operator.defaults import RegionDefaults
-from regional_operator.render import render
+from regional_operator.render import names, render
 from regional_operator.render.context import LABEL_COMPONENT, LABEL_REGION
 from regional_operator.render.observed import Observed
 from regional_operator.spec import parse_deployment
@@ -15,13 +15,13 @@ from regional_operator.spec import parse_deployment
 
 def test_every_pending_item_is_tagged_with_the_region_and_component_its_mr_carries_once_rendered(
         make_cr: Callable[..., dict[str, Any]], render_cr: Any,
-        observe_all: Callable[[dict[str, Any]], Observed]) -> None:
+        observe_all: Callable[[dict[str, Any]], Observed], context_for: Callable[..., Any]) -> None:
     cr = make_cr(3)
     unobserved = render_cr(cr)
     complete = {(m["kind"], m["metadata"]["name"]): m for m in render_cr(cr, observe_all(cr)).resources}
     assert unobserved.pending
-    functions = {r["name"]: f"payments-processor-prod-{code}" for r, code in zip(cr["spec"]["regions"],
-                                                                                ("use1", "use2", "usw2"), strict=True)}
+    ctx = context_for(cr)
+    functions = {r.name: names.lambda_function(ctx, r) for r in ctx.regions}
     for item in unobserved.pending:
         if item.kind == "Function":  # without the Lambda package it never renders: tagged all the same
             assert (item.component, functions.get(item.region or "")) == ("payments", item.name), item

@@ -485,6 +485,25 @@ def test_database_refuses_plain_connections_and_offers_iam_authentication(exampl
         assert fp(group)["family"] == f"postgres{database.engine_major(example.ctx)}"
 
 
+def test_databases_keep_automated_backups_by_default(example: Rendered) -> None:
+    """Issue 13: the provider default (delete_automated_backups = true) would take the backups with a deleted
+    instance; every writable instance says false explicitly, whatever the lifecycle."""
+    writable = [m for m in example.of("Instance") if "replicateSourceDb" not in fp(m)]
+    assert writable
+    assert all(fp(m)["deleteAutomatedBackups"] is False for m in writable)
+
+
+def test_every_aws_name_carries_the_deployments_token(example: Rendered) -> None:
+    """Issue 13: the MR name (which Crossplane uses as the external name when none is set) and every explicit
+    external name carry the token of this deployment's namespace/name, so no other deployment can render it."""
+    token = example.ctx.names.token
+    for m in example.resources:
+        assert token in m["metadata"]["name"], m["metadata"]["name"]
+        external = (m["metadata"].get("annotations") or {}).get(EXTERNAL_NAME)
+        if external is not None:
+            assert token in external, (m["kind"], external)
+
+
 def test_kms_encrypted_buckets_pin_the_region_key_and_keep_acls_off(example: Rendered) -> None:
     key_arns = {r.name: f"arn:aws:kms:{r.name}:{ACCOUNT_ID}:key/{names.kms_key(example.ctx, r)}"
                 for r in example.ctx.regions}  # conftest's plausible_status

@@ -113,7 +113,7 @@ def test_log_group_cluster_and_discovery(two_region_cr, render_cr, context_for):
         assert cluster["spec"]["forProvider"]["setting"] == [{"name": "containerInsights", "value": "enabled"}]
         namespace = find(result, "PrivateDNSNamespace", ctx.names.regional("discovery", r.name))
         assert namespace["spec"]["forProvider"]["vpcRef"] == {"name": names.vpc(ctx, r)}
-        assert namespace["spec"]["forProvider"]["name"] == f"payments.prod.{r.code}.internal"
+        assert namespace["spec"]["forProvider"]["name"] == f"payments.prod-{ctx.names.token}.{r.code}.internal"
         discovery = find(result, "Service", ctx.names.regional("discovery-api", r.name))
         dns = discovery["spec"]["forProvider"]["dnsConfig"]
         assert dns["namespaceIdRef"] == {"name": ctx.names.regional("discovery", r.name)}
