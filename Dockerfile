@@ -5,7 +5,7 @@
 #   docker run --rm --read-only --tmpfs /tmp -v ~/.kube/config:/kubeconfig:ro -e KUBECONFIG=/kubeconfig \
 #     regional-operator:0.1.0 --namespace payments
 #
-# tests/test_image_contents.py proves what this file builds without Docker: it installs the same lock file and
+# tests/cluster/test_image_contents.py proves what this file builds without Docker: it installs the same lock file and
 # the same source tree into a clean venv, then runs this ENTRYPOINT (parsed from here) on a read-only root
 # filesystem against a real API server until the two-region example is Ready.
 

@@ -117,7 +117,7 @@ def reference_targets(tsv: Path | None = None) -> str:
 
 def outputs() -> dict[Path, str]:
     """Every file this module generates and the content it must have (the reference table only where the shared
-    provider facts are present: tests/test_composition_function.py insists on them)."""
+    provider facts are present: tests/unit/composition/test_function.py insists on them)."""
     out = {XRD: xrd()}
     if (shared_dir() / REFERENCES_TSV).is_file():
         out[REFERENCE_TARGETS] = reference_targets()

@@ -169,7 +169,7 @@ def test_schema_rejects_unknown_and_invalid_values(bad: str) -> None:
 
 def test_the_tenancy_policy_is_on_by_default_and_grants_nothing() -> None:
     """Issue 13: the safe default is shipped: a Deny binding for every namespace, no account and no
-    ClusterProviderConfig granted (the policy itself is tested on the API server: tests/test_tenancy_policy.py)."""
+    ClusterProviderConfig granted (the policy itself is tested on the API server: tests/cluster/test_tenancy_policy.py)."""
     docs = render()
     policy, binding = one(docs, "ValidatingAdmissionPolicy"), one(docs, "ValidatingAdmissionPolicyBinding")
     assert policy["apiVersion"] == binding["apiVersion"] == "admissionregistration.k8s.io/v1"
@@ -421,7 +421,7 @@ def test_helm_install_into_the_api_server_admits_every_object(control_plane: Con
     watched = values_of(values).get("watchNamespaces") or []
     # The tenancy policy is cluster-wide: scoped here to namespaces labelled for this release (there are none),
     # so RegionalDeployments other tests of the session create are not refused while it is installed
-    # (tests/test_tenancy_policy.py tests the policy itself).
+    # (tests/cluster/test_tenancy_policy.py tests the policy itself).
     sets = ["metrics.serviceMonitor.enabled=false",
             f"tenancy.namespaceSelector.matchLabels.regional-operator\\.test/tenancy={release}"]
     created: list[str] = []

@@ -1,6 +1,6 @@
 {{/*
 The operator's permissions, least privilege. The managed-resource rules come from files/managed-kinds.yaml, which
-hack/sync_chart_crds.py generates from the renderer's KINDS table (tests/test_chart.py checks the rendered RBAC
+hack/sync_chart_crds.py generates from the renderer's KINDS table (tests/cluster/test_chart.py checks the rendered RBAC
 against KINDS exactly), so a new kind cannot ship without its permission, and nothing else is granted: no
 Secrets, no wildcards, no Crossplane kind the renderer does not emit.
 */}}

@@ -25,7 +25,7 @@ from regional_operator.render import render
 from regional_operator.render.context import EXTERNAL_NAME
 from regional_operator.render.observed import Observed
 
-from tests.render.conftest import (
+from tests.unit.render.conftest import (
     REGION_US_EAST_1,
     REGION_US_EAST_2,
     REGION_US_WEST_2,
@@ -33,7 +33,7 @@ from tests.render.conftest import (
     plausible_status,
     status_object,
 )
-from tests.render.test_golden import FAKE_ARTIFACT
+from tests.unit.render.test_golden import FAKE_ARTIFACT
 
 NAMESPACES = ("payments", "team-a", "team-b", "team-c")
 CR_NAMES = ("payments", "payments-eu", "checkout", "ledger", "api", "web")

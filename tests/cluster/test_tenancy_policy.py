@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.controlplane import ControlPlane
-from tests.test_chart import CHART, helm
-from tests.test_crd_admission import CEL_FAILURES, TWO_REGION, dry_run
-from tests.test_crd_schema import example
+from devtools.controlplane import ControlPlane
+from tests.cluster.test_chart import CHART, helm
+from tests.cluster.test_crd_admission import CEL_FAILURES, TWO_REGION, dry_run
+from tests.unit.test_crd_schema import example
 
 pytestmark = pytest.mark.cluster
 
