@@ -48,7 +48,9 @@ REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1",
 def deployment(regions: int) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     for i, name in enumerate(REGIONS[:regions]):
-        entry: dict[str, Any] = {"name": name, "primary": i == 0, "vpcCidr": f"10.{10 * (i + 1)}.0.0/16"}
+        # production serves HTTPS in every region, each with an ACM certificate of its own region
+        entry: dict[str, Any] = {"name": name, "primary": i == 0, "vpcCidr": f"10.{10 * (i + 1)}.0.0/16",
+                                 "certificateArn": f"arn:aws:acm:{name}:{ACCOUNT_ID}:certificate/bench"}
         if i >= 5:
             entry["availabilityZones"] = [f"{name}{z}" for z in "abc"]
             entry["paymentsApiEndpoint"] = f"https://payments.{name}.api.example.com"
@@ -57,8 +59,7 @@ def deployment(regions: int) -> dict[str, Any]:
         "apiVersion": "platform.regional.io/v1alpha1", "kind": "RegionalDeployment",
         "metadata": {"name": "payments", "namespace": "payments"},
         "spec": {"environment": "prod", "environmentSuffix": "prod", "awsAccountId": ACCOUNT_ID,
-                 "costCenter": "cc-payments-001", "regions": entries,
-                 "edge": {"certificateArn": f"arn:aws:acm:us-east-1:{ACCOUNT_ID}:certificate/bench"}},
+                 "costCenter": "cc-payments-001", "regions": entries},
     }
 
 

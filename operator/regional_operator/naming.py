@@ -12,6 +12,7 @@ AWS identity is a name (buckets, roles, functions, queues, DB identifiers...) Cr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Final
@@ -50,8 +51,11 @@ NAME_TEMPLATES: Final[dict[str, tuple[str, str, bool]]] = {
 }
 
 
+@functools.lru_cache(maxsize=512)
 def region_code(region: str) -> str:
-    """Short, unambiguous region code: us-east-1 -> use1, us-gov-west-1 -> usgw1, ap-southeast-2 -> apse2."""
+    """Short, unambiguous region code: us-east-1 -> use1, us-gov-west-1 -> usgw1, ap-southeast-2 -> apse2.
+    Cached: a render asks for it about 500 times per region (every regional name), and the regex was the largest
+    single cost of making names (bench/render_bench.py --profile)."""
     match = REGION_PATTERN.match(region)
     if match is None:
         raise SpecValidationError("spec.regions[].name", f"{region!r} is not an AWS region name like us-east-1")
@@ -102,6 +106,7 @@ class Namer:
             )
         self.suffix = suffix
         self.token = unique_token(namespace, cr_name)
+        self._regional: dict[tuple[str, str], str] = {}  # builders ask for the same name many times (references)
 
     def named(self, template: str, region: str | None = None) -> str:
         """A name from NAME_TEMPLATES, checked against the AWS limit of its field."""
@@ -115,7 +120,11 @@ class Namer:
 
     def regional(self, prefix: str, region: str) -> str:
         """`<prefix>-<suffix>-<regioncode>-<token>` for a resource that lives in one region."""
-        return self._checked(f"{prefix}-{self.suffix}-{region_code(region)}-{self.token}")
+        name = self._regional.get((prefix, region))
+        if name is None:
+            name = self._regional[prefix, region] = self._checked(
+                f"{prefix}-{self.suffix}-{region_code(region)}-{self.token}")
+        return name
 
     def global_(self, prefix: str) -> str:
         """`<prefix>-<suffix>-<token>` for a resource that spans regions (the sessions and ledger global tables)."""
