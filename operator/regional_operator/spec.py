@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -71,6 +71,71 @@ class FargateSettings(_Model):
     desired_count: int | None = Field(default=None, ge=0, le=100)
 
 
+AdoptMode = Literal["Observe", "Manage"]
+# Identifier shapes AWS documents for each kind (docs/aws-semantics.md, "Adoption"); the CRD states the same.
+VPC_ID_PATTERN: Final = r"^vpc-[0-9a-f]{8,17}$"
+SUBNET_ID_PATTERN: Final = r"^subnet-[0-9a-f]{8,17}$"
+ROUTE_TABLE_ID_PATTERN: Final = r"^rtb-[0-9a-f]{8,17}$"
+INTERNET_GATEWAY_ID_PATTERN: Final = r"^igw-[0-9a-f]{8,17}$"
+NAT_GATEWAY_ID_PATTERN: Final = r"^nat-[0-9a-f]{8,17}$"
+KMS_KEY_ARN_PATTERN: Final = (r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/"
+                               r"(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+DB_IDENTIFIER_PATTERN: Final = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"  # and no "--" (checked apart: no lookahead)
+DB_RESOURCE_ID_PATTERN: Final = r"^db-[A-Z0-9]{10,32}$"
+BUCKET_NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+TABLE_NAME_PATTERN: Final = r"^[a-zA-Z0-9_.-]{3,255}$"
+
+
+class _Adopted(_Model):
+    # Observe: the provider reads the resource and changes nothing; Manage: full management except Delete (unless
+    # adopt.deletion is Delete). Promotion is explicit, per component.
+    mode: AdoptMode = "Observe"
+
+
+class AdoptedVpc(_Adopted):
+    """The VPC and the network parts the estate already has: all of them, so no second IGW, NAT or default route is
+    made inside a VPC that has its own (the three lists are in zone order a, b, c)."""
+
+    id: str = Field(pattern=VPC_ID_PATTERN)
+    public_subnet_ids: list[Annotated[str, Field(pattern=SUBNET_ID_PATTERN)]] = Field(min_length=3, max_length=3)
+    private_subnet_ids: list[Annotated[str, Field(pattern=SUBNET_ID_PATTERN)]] = Field(min_length=3, max_length=3)
+    public_route_table_id: str = Field(pattern=ROUTE_TABLE_ID_PATTERN)
+    private_route_table_ids: list[Annotated[str, Field(pattern=ROUTE_TABLE_ID_PATTERN)]] = Field(
+        min_length=3, max_length=3)
+    internet_gateway_id: str = Field(pattern=INTERNET_GATEWAY_ID_PATTERN)
+    nat_gateway_ids: list[Annotated[str, Field(pattern=NAT_GATEWAY_ID_PATTERN)]] = Field(min_length=3, max_length=3)
+
+
+class AdoptedKey(_Adopted):
+    arn: str = Field(pattern=KMS_KEY_ARN_PATTERN)
+
+
+class AdoptedDatabase(_Adopted):
+    # RDS instances are known to the provider by their DbiResourceId (external name), to people by the identifier.
+    identifier: str = Field(pattern=DB_IDENTIFIER_PATTERN)
+    resource_id: str = Field(pattern=DB_RESOURCE_ID_PATTERN)
+
+
+class AdoptedBucket(_Adopted):
+    name: str = Field(pattern=BUCKET_NAME_PATTERN)
+
+
+class AdoptedTable(_Adopted):
+    name: str = Field(pattern=TABLE_NAME_PATTERN)
+
+
+class AdoptSpec(_Model):
+    """Existing AWS resources of one region taken over instead of created (docs/migration.md)."""
+
+    deletion: Literal["Orphan", "Delete"] = "Orphan"
+    vpc: AdoptedVpc | None = None
+    kms_key: AdoptedKey | None = None
+    database: AdoptedDatabase | None = None
+    uploads_bucket: AdoptedBucket | None = None
+    sessions_table: AdoptedTable | None = None
+    ledger_table: AdoptedTable | None = None
+
+
 class RegionSpec(_Model):
     name: str
     primary: bool = False
@@ -86,6 +151,7 @@ class RegionSpec(_Model):
     payments_api_endpoint: str | None = Field(default=None, pattern=r"^https://[^\s]+$")
     # ACM certificates are regional: each region's HTTPS listener needs a certificate of its own region.
     certificate_arn: str | None = Field(default=None, pattern=CERTIFICATE_ARN_PATTERN)
+    adopt: AdoptSpec | None = None
 
 
 class DatabaseSpec(_Model):
@@ -254,6 +320,8 @@ def _check_regions(spec: RegionalDeploymentSpec) -> None:
                     f"{fargate.memory} MiB is not valid with {fargate.cpu} cpu units",
                 )
         _check_certificate_region(spec, i, region)
+        _check_adopt(spec, i, region)
+    _check_adopted_unique(spec)
     if spec.payments.active_region is not None and spec.payments.active_region not in seen:
         raise SpecValidationError("spec.payments.activeRegion", "must name one of spec.regions[].name")
     _check_failover(spec, seen)
@@ -275,6 +343,56 @@ def _check_failover(spec: RegionalDeploymentSpec, regions: set[str]) -> None:
     if not spec.database.cross_region_replica:
         raise SpecValidationError("spec.failover", "needs spec.database.crossRegionReplica: true (a read replica "
                                   "in toRegion to promote)")
+
+
+def _check_adopt(spec: RegionalDeploymentSpec, index: int, region: RegionSpec) -> None:
+    """The adopt rules the CRD states in CEL: list items well-formed, ARNs of this region and account, the global
+    tables adopted only where they live (the primary)."""
+    adopt = region.adopt
+    if adopt is None:
+        return
+    at = f"spec.regions[{index}].adopt"
+    if adopt.database is not None and "--" in adopt.database.identifier:
+        raise SpecValidationError(f"{at}.database.identifier", "an RDS identifier has no two consecutive hyphens")
+    if adopt.kms_key is not None:
+        arn = adopt.kms_key.arn
+        if certificate_region(arn) != region.name:
+            raise SpecValidationError(f"{at}.kmsKey.arn", f"{arn} is in region {certificate_region(arn)}, not "
+                                      f"{region.name}: a KMS key is used only in its own region")
+        if arn.split(":")[4] != spec.aws_account_id:
+            raise SpecValidationError(f"{at}.kmsKey.arn", f"{arn} is not in account {spec.aws_account_id} "
+                                      "(spec.awsAccountId)")
+    if (adopt.sessions_table or adopt.ledger_table) and not region.primary:
+        raise SpecValidationError(f"{at}", "sessionsTable and ledgerTable can be adopted only on the primary region "
+                                  "(the global tables live there; the other regions hold replicas)")
+
+
+def adopted_identifiers(region: RegionSpec) -> list[tuple[str, str]]:
+    """(field under adopt, identifier) of everything a region adopts, for the one-region-per-identifier rule."""
+    adopt = region.adopt
+    if adopt is None:
+        return []
+    out: list[tuple[str, str]] = []
+    if adopt.vpc:
+        out.append(("vpc.id", adopt.vpc.id))
+    if adopt.kms_key:
+        out.append(("kmsKey.arn", adopt.kms_key.arn))
+    if adopt.database:
+        out.append(("database.resourceId", adopt.database.resource_id))
+    if adopt.uploads_bucket:
+        out.append(("uploadsBucket.name", adopt.uploads_bucket.name))
+    return out
+
+
+def _check_adopted_unique(spec: RegionalDeploymentSpec) -> None:
+    """At most one region adopts a given identifier: two MRs observing one resource would fight over it."""
+    seen: dict[tuple[str, str], int] = {}
+    for i, region in enumerate(spec.regions):
+        for field, value in adopted_identifiers(region):
+            if (field, value) in seen:
+                raise SpecValidationError(f"spec.regions[{i}].adopt.{field}",
+                                          f"{value} is already adopted by spec.regions[{seen[(field, value)]}]")
+            seen[(field, value)] = i
 
 
 def certificate_region(arn: str) -> str:
