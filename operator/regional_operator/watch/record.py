@@ -46,6 +46,13 @@ def _condition(cond: Mapping[str, Any]) -> dict[str, Any]:
     return kept if kept.get("message") else _shared(kept)  # messages vary: not worth a shared copy
 
 
+def _small(value: Any) -> bool:
+    """A scalar, or an object of scalars (a bucket's versioningConfiguration): what an observed attribute may be."""
+    if isinstance(value, dict):
+        return all(isinstance(v, str | int | float | bool) for v in value.values())
+    return isinstance(value, str | int | float | bool)
+
+
 def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     """What the operator keeps of a live MR, for as long as it watches it: exactly what apply, status, outputs,
     the renderer's observed values and deletion read, and no more.
@@ -72,7 +79,7 @@ def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     kept_status: dict[str, Any] = {
         "conditions": [_condition(c) for c in conditions],
         "atProvider": {k: v for k, v in (status.get("atProvider") or {}).items()
-                       if k in OBSERVED_ATTRIBUTES and isinstance(v, str)},
+                       if k in OBSERVED_ATTRIBUTES and _small(v)},
     }
     spec = obj.get("spec") or {}
     out: dict[str, Any] = {"apiVersion": sys.intern(str(obj["apiVersion"])), "kind": sys.intern(str(obj["kind"])),
