@@ -47,11 +47,16 @@ class Adopted:
     mode: str  # Observe | Manage
     deletion: str  # Orphan | Delete
 
-    @property
-    def management_policies(self) -> list[str]:
+    def management_policies(self, *, seen: bool) -> list[str]:
+        """Observe: observe only. Manage: all but Delete (unless deletion is Delete), and Create only once the
+        provider has `seen` the resource: with Create, a wrong identifier would make the provider create a new
+        resource in its place (crossplane-runtime creates what Observe did not find)."""
         if self.mode == "Observe":
             return list(OBSERVE_ONLY)
-        return list(FULL_MANAGEMENT if self.deletion == "Delete" else MANAGE_WITHOUT_DELETE)
+        policies = list(FULL_MANAGEMENT if self.deletion == "Delete" else MANAGE_WITHOUT_DELETE)
+        if not seen:
+            return [p for p in (MANAGE_WITHOUT_DELETE if policies == FULL_MANAGEMENT else policies) if p != "Create"]
+        return policies
 
     @property
     def observe_only(self) -> bool:

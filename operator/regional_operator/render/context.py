@@ -263,7 +263,7 @@ class RenderContext:
         adopted = self.adopted.get((key, name))
         if adopted is not None:  # an existing resource: its identifier, and what the adoption mode allows
             external_name = adopted.external_name
-            policies = adopted.management_policies
+            policies = adopted.management_policies(seen=self.observed.reported(k.kind, name))
             metadata["annotations"] = {adoption.ADOPTED_ANNOTATION: adopted.field}
         if external_name is not None:
             metadata.setdefault("annotations", {})[EXTERNAL_NAME] = external_name

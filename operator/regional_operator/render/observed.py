@@ -77,6 +77,11 @@ class Observed:
         res = self.resources.get((kind, name))
         return res.raw(attribute) if res else None
 
+    def reported(self, kind: str, name: str) -> bool:
+        """Whether the provider has reported anything of the resource (it found it in AWS)."""
+        res = self.resources.get((kind, name))
+        return bool(res and res.at_provider)
+
     def is_ready(self, kind: str, name: str) -> bool:
         """Ready=True at the MR's current generation: AWS has the resource and the provider reports it usable."""
         res = self.resources.get((kind, name))
