@@ -99,7 +99,7 @@ def deletion_events(progress: DeletionProgress) -> list[Event]:
         return [Event("Normal", "Deleted", progress.message)]
     events: list[Event] = []
     if progress.orphaned:
-        events.append(Event("Normal", "Orphaned", "Retain lifecycle, cloud resources kept: "
+        events.append(Event("Normal", "Orphaned", "cloud resources kept (Retain lifecycle or adopted): "
                             + ", ".join(progress.orphaned)))
     if progress.requested:
         events.append(Event("Normal", "Deleting", f"tier {progress.tier}: "
