@@ -45,6 +45,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -78,6 +79,9 @@ Estate = Mapping[str, Mapping[str, Mapping[str, Any]]]
 NOT_FOUND_MESSAGE: Final = "observe failed: external resource does not exist"
 # atProvider keys that are the resource's identity: an adopted one keeps AWS's, whatever the spec says
 IDENTITY_KEYS: Final = frozenset({"id", "arn", "arnSuffix", "resourceId", "url", "address", "dnsName", "endpoint"})
+# settings an adopted resource in Manage reports as the spec sets them (the real provider mirrors every parameter;
+# the simulator only these, which the renderer reads: render/observed.py)
+MIRRORED: Final = ("cidrBlock", "streamEnabled", "streamViewType", "versioningConfiguration", "backupRetentionPeriod")
 
 
 @dataclass
@@ -230,7 +234,7 @@ class ProviderSimulator:
     def __init__(self, client: KubeClient, *, namespace: str | None = None, ready_delay: float = 0.2,
                  account_id: str = DEFAULT_ACCOUNT, retry_interval: float | None = None,
                  kinds: Mapping[str, Kind] | None = None, coalesce_writes: bool = False,
-                 estate: Estate | None = None) -> None:
+                 estate: Estate | None = None, cloud_out: str | None = None) -> None:
         max_connections = getattr(client, "_max_connections", CONNECTIONS_NEEDED)
         if max_connections < CONNECTIONS_NEEDED:
             raise ValueError(f"the simulator holds one watch per kind: build its client with "
@@ -250,6 +254,7 @@ class ProviderSimulator:
         # Without an estate every MR stands for a resource the simulator makes up (an Observe-only MR too, as the
         # tables-vs-CRDs tests want); with one, only what the estate or an MR created exists.
         self.seeded = estate is not None
+        self.cloud_out = cloud_out
         self.operations: list[tuple[str, str, str, str]] = []  # (create|update|delete, kind key, MR name, ext name)
         self._cache: dict[Key, dict[str, Any]] = {}
         # target MR -> MRs whose references wait for it (woken when it changes, as the provider's watches would)
@@ -579,18 +584,32 @@ class ProviderSimulator:
         ext = pinned or facts.identity(subject)
         if pinned is not None:  # an existing resource keeps its identity; Manage applies the spec's settings
             seeded = self.cloud[(key[0], pinned)]
-            at_provider = {**at_provider, **{k: v for k, v in seeded.items() if k in IDENTITY_KEYS}}
+            mirrored = {k: subject.for_provider[k] for k in MIRRORED if k in subject.for_provider}
+            at_provider = {**seeded, **at_provider, **mirrored,
+                           **{k: v for k, v in seeded.items() if k in IDENTITY_KEYS}}
             if track.last_applied != before:
                 self.operations.append(("update", key[0], key[2], ext))
         elif (key[0], ext) not in self.cloud:
             self.operations.append(("create", key[0], key[2], ext))
         track.last_applied = before
         self.cloud[(key[0], ext)] = dict(at_provider)
+        self._cloud_changed()
         await self._write_status(key, obj, [
             _condition("Ready", True, "Available", generation),
             _condition("Synced", True, "ReconcileSuccess", generation),
         ], at_provider=at_provider)
         track.available_once = True
+
+    def _cloud_changed(self) -> None:
+        """Write the simulated cloud and the operations to `cloud_out` (for tests that run the simulator as a
+        process)."""
+        if self.cloud_out is None:
+            return
+        state = {"resources": sorted([k, ext] for k, ext in self.cloud), "operations": self.operations}
+        tmp = f"{self.cloud_out}.tmp"
+        with open(tmp, "w", encoding="utf-8") as out:
+            json.dump(state, out)
+        os.replace(tmp, self.cloud_out)
 
     def _existing(self, key: Key, obj: Mapping[str, Any]) -> str | None:
         """The external name of a resource the estate had before this MR (an adopted one), else None."""
@@ -634,6 +653,7 @@ class ProviderSimulator:
         ext = (obj["metadata"].get("annotations") or {}).get(facts.EXTERNAL_NAME)
         if ("*" in policies or "Delete" in policies) and ext and self.cloud.pop((key[0], ext), None) is not None:
             self.operations.append(("delete", key[0], key[2], ext))
+            self._cloud_changed()
         await self._set_finalizers(key, obj, [f for f in finalizers if f != FINALIZER])
         self.stats.finalizers_removed += 1
 

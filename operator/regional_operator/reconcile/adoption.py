@@ -66,6 +66,8 @@ def missing_resources(result: RenderResult, live: Mapping[MRKey, Mapping[str, An
     """Adopted MRs whose identifier AWS does not know: "Kind/name (field identifier): provider message"."""
     out = []
     for (kind, name), adopted in sorted(result.adopted.items()):
+        if adopted.setting:  # a bucket without, say, a lifecycle configuration: drift, not a wrong identifier
+            continue
         current = live.get((kind, name))
         message = not_found(current) if current is not None else None
         if message is not None:

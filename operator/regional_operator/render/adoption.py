@@ -46,6 +46,9 @@ class Adopted:
     external_name: str  # as the provider's external-name config wants it
     mode: str  # Observe | Manage
     deletion: str  # Orphan | Delete
+    # a setting of an adopted resource (a bucket's versioning, policy...), not a resource: the bucket may not have
+    # it yet, so Manage may create it, and its absence in Observe is drift, not an unknown identifier
+    setting: bool = False
 
     def management_policies(self, *, seen: bool) -> list[str]:
         """Observe: observe only. Manage: all but Delete (unless deletion is Delete), and Create only once the
@@ -54,7 +57,7 @@ class Adopted:
         if self.mode == "Observe":
             return list(OBSERVE_ONLY)
         policies = list(FULL_MANAGEMENT if self.deletion == "Delete" else MANAGE_WITHOUT_DELETE)
-        if not seen:
+        if not seen and not self.setting:
             return [p for p in (MANAGE_WITHOUT_DELETE if policies == FULL_MANAGEMENT else policies) if p != "Create"]
         return policies
 
@@ -76,7 +79,8 @@ def index(ctx: RenderContext) -> dict[tuple[str, str], Adopted]:
             continue
         at = f"spec.regions[{r.index}].adopt"
         for key, name, field, identifier, mode, external in _entries(ctx, r, region_spec.adopt):
-            out[(key, name)] = Adopted(f"{at}.{field}", identifier, external, mode, region_spec.adopt.deletion)
+            out[(key, name)] = Adopted(f"{at}.{field}", identifier, external, mode, region_spec.adopt.deletion,
+                                       setting=key in BUCKET_SETTINGS)
     return out
 
 
