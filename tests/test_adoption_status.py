@@ -10,7 +10,8 @@ from typing import Any
 from regional_operator.identity import MRKey
 from regional_operator.reconcile.adoption import ADOPTION_DRIFT, NOT_FOUND, setting_differences
 from regional_operator.reconcile.conditions import STALLED
-from regional_operator.reconcile.delete import retained
+from regional_operator.reconcile.delete import DeletionProgress, retained
+from regional_operator.reconcile.loop import MAX_EVENT_MESSAGE, deletion_events
 from regional_operator.reconcile.status import assess, conditions_for
 from regional_operator.render import RenderResult
 from regional_operator.render.adoption import Adopted, Blocked
@@ -100,3 +101,12 @@ def test_manage_never_creates_what_was_not_seen() -> None:
         return lambda seen: Adopted("f", "i", "i", "Manage", deletion).management_policies(seen=seen)
     assert "Create" not in policies("Orphan")(False) and "Create" in policies("Orphan")(True)
     assert "Create" not in policies("Delete")(False) and policies("Delete")(True) == ["*"]
+
+
+def test_the_orphaned_events_name_every_kept_resource() -> None:
+    labels = [f"Subnet/subnet-private-{i}-prod-use1 (adopted, spec.regions[0].adopt.vpc.privateSubnetIds[{i}])"
+              for i in range(30)]
+    events = [e for e in deletion_events(DeletionProgress(done=False, tier=3, orphaned=labels))
+              if e.reason == "Orphaned"]
+    assert len(events) > 1 and all(len(e.message) <= MAX_EVENT_MESSAGE for e in events)
+    assert all(any(label in e.message for e in events) for label in labels)
