@@ -16,7 +16,7 @@ from ..defaults import RegionDefaults, RegionSettings, resolve_region
 from ..errors import SpecValidationError
 from ..naming import NAME_TEMPLATES, Namer, region_code
 from ..spec import AdoptSpec, RegionalDeploymentSpec
-from . import adoption
+from . import adoption, names
 from .kinds import kind as kind_of
 from .observed import OBSERVED_ATTRIBUTES, Observed
 
@@ -173,7 +173,7 @@ class RenderContext:
         """An adopted VPC keeps its CIDR (AWS cannot change it); vpcCidr must say what it is, so the subnets we carve,
         the NACL rules and the peers' routes fit the real network. Refused (nothing touched) until it does."""
         for r in self.regions:
-            vpc = self.names.regional("vpc", r.name)
+            vpc = names.vpc(self, r)
             if ("ec2/VPC", vpc) not in self.adopted:
                 continue
             real = self.observed.attribute("VPC", vpc, "cidrBlock")
@@ -186,7 +186,7 @@ class RenderContext:
     def adopted_cidr_known(self, r: Region, *, needed_by: tuple[str, str]) -> bool:
         """Whether `r`'s VPC CIDR is known for certain: always for a VPC we create, for an adopted one once the
         provider reported it (until then what needs it, a peer's route, waits: a Pending)."""
-        vpc = self.names.regional("vpc", r.name)
+        vpc = names.vpc(self, r)
         if ("ec2/VPC", vpc) not in self.adopted:
             return True
         return self.observed_value("VPC", vpc, "cidrBlock", needed_by=needed_by) is not None
