@@ -90,10 +90,11 @@ def operator(kubeconfig: Path, namespace: str | None, extra_env: dict[str, str] 
 
 
 def simulator(kubeconfig: Path, namespace: str | None, ready_delay: float = 0.2, *,
-              coalesce_writes: bool = False) -> Process:
+              coalesce_writes: bool = False, estate: Path | None = None, cloud_out: Path | None = None) -> Process:
     scope = ["--namespace", namespace] if namespace else []
     argv = [sys.executable, "-m", "devtools.simulator", "--kubeconfig", str(kubeconfig), *scope,
-            "--ready-delay", str(ready_delay), *(["--coalesce-writes"] if coalesce_writes else [])]
+            "--ready-delay", str(ready_delay), *(["--coalesce-writes"] if coalesce_writes else []),
+            *(["--estate", str(estate)] if estate else []), *(["--cloud-out", str(cloud_out)] if cloud_out else [])]
     return Process("simulator", argv, _env(kubeconfig))
 
 

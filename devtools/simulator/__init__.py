@@ -27,7 +27,9 @@ from .provider import (
     FIELD_MANAGER,
     FINALIZER,
     LABEL_SELECTOR,
+    NOT_FOUND_MESSAGE,
     STICK_ANNOTATION,
+    Estate,
     ProviderSimulator,
     SimStats,
     connection_info,
@@ -39,6 +41,6 @@ from .provider import (
 
 __all__ = [
     "CONNECTIONS_NEEDED", "FAIL_ANNOTATION", "FIELD_MANAGER", "FINALIZER", "LABEL_SELECTOR", "LATE_INIT",
-    "STICK_ANNOTATION", "ProviderSimulator", "SimStats", "Subject", "at_provider", "connection_info", "identity",
-    "is_fresh", "make_client", "resolve_kind", "running_simulator",
+    "NOT_FOUND_MESSAGE", "STICK_ANNOTATION", "Estate", "ProviderSimulator", "SimStats", "Subject", "at_provider",
+    "connection_info", "identity", "is_fresh", "make_client", "resolve_kind", "running_simulator",
 ]

@@ -1,7 +1,7 @@
 """TEST-ONLY: run the fake Crossplane provider as a process until SIGTERM/SIGINT. Never shipped.
 
     python -m devtools.simulator --kubeconfig PATH [--namespace NS] [--ready-delay S] [--account-id ID]
-                              [--coalesce-writes]
+                                 [--coalesce-writes] [--estate FILE] [--cloud-out FILE]
 
 Prints ``provider-simulator: watching ...`` on stdout once every kind is listed, and its counters on exit.
 """
@@ -42,8 +42,13 @@ def login(kubeconfig: str) -> kopf.ConnectionInfo:
 
 async def _main(args: argparse.Namespace) -> None:
     client = make_client(login(args.kubeconfig))
+    estate = None
+    if args.estate:
+        with open(args.estate, encoding="utf-8") as f:
+            estate = json.load(f)
     sim = ProviderSimulator(client, namespace=args.namespace, ready_delay=args.ready_delay,
-                            account_id=args.account_id, coalesce_writes=args.coalesce_writes)
+                            account_id=args.account_id, coalesce_writes=args.coalesce_writes, estate=estate,
+                            cloud_out=args.cloud_out)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -68,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT)
     parser.add_argument("--coalesce-writes", action="store_true",
                         help="two writes per MR instead of four (same end state; the scale benchmark's mode)")
+    parser.add_argument("--estate", help="JSON file of pre-existing AWS state: {kind key: {external name: atProvider}}")
+    parser.add_argument("--cloud-out", help="JSON file the simulated cloud and the operations are written to")
     parser.add_argument("--start-timeout", type=float, default=120.0)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)

@@ -17,6 +17,16 @@ four: nothing is written on first sight, and after ``ready_delay`` one patch on 
 finalizer, the external name and the late-initialized fields, then one status write reports Available. The API
 server then spends its CPU on the operator's work rather than on the stand-in provider's bookkeeping.
 
+Pre-existing AWS state (``estate=``, issue 16): a fixture of resources that exist before any MR, by kind key and
+external name, with the atProvider values AWS would report. An MR whose management policies are ``["Observe"]`` is
+reported from it (``atProvider`` = the seeded values, Ready/Synced True) and never created, updated or deleted;
+one whose external name is unknown gets ``Synced=False/ReconcileError`` *observe failed: external resource does not
+exist*, crossplane-runtime's wording (``errReconcileObserve`` wrapping ``errExternalResourceNotExist``,
+``pkg/reconciler/managed/reconciler.go``), and nothing is created. An MR in Manage keeps the seeded identity. The
+simulated cloud (:attr:`ProviderSimulator.cloud`: the estate plus what MRs created) loses a resource only when an
+MR with the Delete policy is deleted; :attr:`~.operations` records every create, update and delete. Without an
+estate the simulator makes up every resource an MR names (Observe-only MRs included), as before.
+
 Faults: :meth:`ProviderSimulator.fail` / the annotation ``sim.regional.io/fail: <reason>`` turn an MR into
 ``Synced=False/ReconcileError`` + ``Ready=False/Unavailable`` (re-asserted on every retry); :meth:`~.stick` / the
 annotation ``sim.regional.io/stick: "true"`` keep a deleted MR's finalizer.
@@ -35,6 +45,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -62,6 +73,15 @@ WORKERS: Final = 8
 CONNECTIONS_NEEDED: Final = len(KINDS) + WORKERS + 8
 
 Key = tuple[str, str, str]  # (kind key "svc/Kind", namespace, name)
+# kind key -> external name -> the atProvider values AWS reports for a resource that exists before any MR
+Estate = Mapping[str, Mapping[str, Mapping[str, Any]]]
+# crossplane-runtime pkg/reconciler/managed/reconciler.go: errReconcileObserve + ": " + errExternalResourceNotExist
+NOT_FOUND_MESSAGE: Final = "observe failed: external resource does not exist"
+# atProvider keys that are the resource's identity: an adopted one keeps AWS's, whatever the spec says
+IDENTITY_KEYS: Final = frozenset({"id", "arn", "arnSuffix", "resourceId", "url", "address", "dnsName", "endpoint"})
+# settings an adopted resource in Manage reports as the spec sets them (the real provider mirrors every parameter;
+# the simulator only these, which the renderer reads: render/observed.py)
+MIRRORED: Final = ("cidrBlock", "streamEnabled", "streamViewType", "versioningConfiguration", "backupRetentionPeriod")
 
 
 @dataclass
@@ -97,6 +117,7 @@ class _Track:
     since: float  # monotonic time this generation was first seen (-inf: nothing to wait for)
     available_once: bool = False
     deleting_since: float | None = None
+    last_applied: int | None = None  # the generation last made Available (an update is a new one)
 
 
 class _Gone(Exception):
@@ -212,7 +233,8 @@ class ProviderSimulator:
 
     def __init__(self, client: KubeClient, *, namespace: str | None = None, ready_delay: float = 0.2,
                  account_id: str = DEFAULT_ACCOUNT, retry_interval: float | None = None,
-                 kinds: Mapping[str, Kind] | None = None, coalesce_writes: bool = False) -> None:
+                 kinds: Mapping[str, Kind] | None = None, coalesce_writes: bool = False,
+                 estate: Estate | None = None, cloud_out: str | None = None) -> None:
         max_connections = getattr(client, "_max_connections", CONNECTIONS_NEEDED)
         if max_connections < CONNECTIONS_NEEDED:
             raise ValueError(f"the simulator holds one watch per kind: build its client with "
@@ -225,6 +247,15 @@ class ProviderSimulator:
         self.retry_interval = retry_interval if retry_interval is not None else max(1.0, 5 * ready_delay)
         self.kinds: dict[str, Kind] = dict(kinds or KINDS)
         self.stats = SimStats()
+        # the simulated AWS: (kind key, external name) -> atProvider; the estate, then what MRs created
+        self.cloud: dict[tuple[str, str], dict[str, Any]] = {
+            (kind_key, ext): dict(at) for kind_key, by_name in (estate or {}).items() for ext, at in by_name.items()}
+        self.estate_keys: frozenset[tuple[str, str]] = frozenset(self.cloud)
+        # Without an estate every MR stands for a resource the simulator makes up (an Observe-only MR too, as the
+        # tables-vs-CRDs tests want); with one, only what the estate or an MR created exists.
+        self.seeded = estate is not None
+        self.cloud_out = cloud_out
+        self.operations: list[tuple[str, str, str, str]] = []  # (create|update|delete, kind key, MR name, ext name)
         self._cache: dict[Key, dict[str, Any]] = {}
         # target MR -> MRs whose references wait for it (woken when it changes, as the provider's watches would)
         self._waiting_on: dict[Key, set[Key]] = {}
@@ -506,6 +537,11 @@ class ProviderSimulator:
             obj = await self._set_finalizers(key, obj, [*(meta.get("finalizers") or []), FINALIZER])
             self.stats.finalizers_added += 1
 
+        policies = (obj.get("spec") or {}).get("managementPolicies") or ["*"]
+        if self.seeded and not fault and policies == ["Observe"]:
+            await self._observe_only(key, obj, generation)
+            return
+
         if fault:
             await self._write_status(key, obj, [
                 _condition("Ready", False, "Unavailable", generation),
@@ -534,14 +570,65 @@ class ProviderSimulator:
             ])
             self._queue.add(key, now + self.retry_interval)
             return
-        obj = await self._late_initialize(key, obj, track, resolved=resolution.fields)
+        pinned = self._existing(key, obj)
+        if self.seeded and pinned is None and "*" not in policies and "Create" not in policies:
+            await self._write_status(key, obj, [_condition("Synced", False, "ReconcileError", generation,
+                                                           NOT_FOUND_MESSAGE)])
+            self._queue.add(key, now + self.retry_interval)
+            return
+        before = int(obj["metadata"].get("generation") or 1)
+        obj = await self._late_initialize(key, obj, track, resolved=resolution.fields, pinned=pinned)
         generation = int(obj["metadata"].get("generation") or 1)
         subject = facts.Subject.of(self.kinds[key[0]], obj, self.account_id)
+        at_provider = facts.at_provider(subject, pinned)
+        ext = pinned or facts.identity(subject)
+        if pinned is not None:  # an existing resource keeps its identity; Manage applies the spec's settings
+            seeded = self.cloud[(key[0], pinned)]
+            mirrored = {k: subject.for_provider[k] for k in MIRRORED if k in subject.for_provider}
+            at_provider = {**seeded, **at_provider, **mirrored,
+                           **{k: v for k, v in seeded.items() if k in IDENTITY_KEYS}}
+            if track.last_applied != before:
+                self.operations.append(("update", key[0], key[2], ext))
+        elif (key[0], ext) not in self.cloud:
+            self.operations.append(("create", key[0], key[2], ext))
+        track.last_applied = before
+        self.cloud[(key[0], ext)] = dict(at_provider)
+        self._cloud_changed()
         await self._write_status(key, obj, [
             _condition("Ready", True, "Available", generation),
             _condition("Synced", True, "ReconcileSuccess", generation),
-        ], at_provider=facts.at_provider(subject))
+        ], at_provider=at_provider)
         track.available_once = True
+
+    def _cloud_changed(self) -> None:
+        """Write the simulated cloud and the operations to `cloud_out` (for tests that run the simulator as a
+        process)."""
+        if self.cloud_out is None:
+            return
+        state = {"resources": sorted([k, ext] for k, ext in self.cloud), "operations": self.operations}
+        tmp = f"{self.cloud_out}.tmp"
+        with open(tmp, "w", encoding="utf-8") as out:
+            json.dump(state, out)
+        os.replace(tmp, self.cloud_out)
+
+    def _existing(self, key: Key, obj: Mapping[str, Any]) -> str | None:
+        """The external name of a resource the estate had before this MR (an adopted one), else None."""
+        ext = (obj["metadata"].get("annotations") or {}).get(facts.EXTERNAL_NAME)
+        return ext if ext and (key[0], ext) in self.estate_keys and (key[0], ext) in self.cloud else None
+
+    async def _observe_only(self, key: Key, obj: dict[str, Any], generation: int) -> None:
+        """Management policies ["Observe"]: report what AWS has, never create, update or delete it."""
+        ext = (obj["metadata"].get("annotations") or {}).get(facts.EXTERNAL_NAME)
+        found = self.cloud.get((key[0], ext)) if ext else None
+        if found is None:
+            await self._write_status(key, obj, [_condition("Synced", False, "ReconcileError", generation,
+                                                           NOT_FOUND_MESSAGE)])
+            self._queue.add(key, time.monotonic() + self.retry_interval)
+            return
+        await self._write_status(key, obj, [
+            _condition("Ready", True, "Available", generation),
+            _condition("Synced", True, "ReconcileSuccess", generation),
+        ], at_provider=dict(found))
 
     async def _reconcile_deletion(self, key: Key, obj: dict[str, Any], track: _Track, now: float) -> None:
         finalizers = obj["metadata"].get("finalizers") or []
@@ -562,6 +649,11 @@ class ProviderSimulator:
         if now < due:
             self._queue.add(key, due)
             return
+        policies = (obj.get("spec") or {}).get("managementPolicies") or ["*"]
+        ext = (obj["metadata"].get("annotations") or {}).get(facts.EXTERNAL_NAME)
+        if ("*" in policies or "Delete" in policies) and ext and self.cloud.pop((key[0], ext), None) is not None:
+            self.operations.append(("delete", key[0], key[2], ext))
+            self._cloud_changed()
         await self._set_finalizers(key, obj, [f for f in finalizers if f != FINALIZER])
         self.stats.finalizers_removed += 1
 
@@ -608,7 +700,7 @@ class ProviderSimulator:
 
     async def _late_initialize(self, key: Key, obj: dict[str, Any], track: _Track, *,
                                add_finalizer: bool = False, resolved: Mapping[str, Any] | None = None,
-                               ) -> dict[str, Any]:
+                               pinned: str | None = None) -> dict[str, Any]:
         """Write resolved references into spec.forProvider, record the external name the provider would
         (rewriting one it stores differently, e.g. an Alias pinned with `alias/`, or one AWS assigns) and fill
         unset forProvider fields, as the provider does around creating (and, in coalescing mode, add the finalizer
@@ -621,7 +713,7 @@ class ProviderSimulator:
         body: dict[str, Any] = {"metadata": {"resourceVersion": meta["resourceVersion"]}}
         if add_finalizer:
             body["metadata"]["finalizers"] = [*(meta.get("finalizers") or []), FINALIZER]
-        wanted = facts.identity(subject)
+        wanted = pinned or facts.identity(subject)
         if (meta.get("annotations") or {}).get(facts.EXTERNAL_NAME) != wanted:
             body["metadata"]["annotations"] = {facts.EXTERNAL_NAME: wanted}
         policies = (obj.get("spec") or {}).get("managementPolicies") or ["*"]

@@ -1,5 +1,6 @@
 """`regional-operator render`: the offline preview of what the operator will apply (like `crossplane render`),
-for GitOps review. It calls the same render() the operator calls."""
+for GitOps review. It calls the same render() the operator calls. `regional-operator plan`: the same render,
+server-side dry-run applied against a live cluster, showing what would change (plan.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import argparse
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .artifact import LambdaArtifact, load_artifact
+from . import plan
 from .defaults import load_defaults
+from .documents import load_documents, optional_artifact
 from .errors import DefaultsError, SpecValidationError
 from .render import RenderResult, render
 from .render.context import LABEL_REGION
@@ -21,26 +22,6 @@ from .render.observed import Observed
 from .spec import parse_deployment
 
 EXIT_INVALID = 2
-
-
-def _load_documents(path: str) -> list[Any]:
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    docs: list[Any] = []
-    for doc in yaml.safe_load_all(text):
-        if isinstance(doc, dict) and doc.get("kind", "").endswith("List"):
-            docs.extend(doc.get("items") or [])
-        elif doc:
-            docs.append(doc)
-    return docs
-
-
-def _artifact(skip: bool) -> LambdaArtifact | None:
-    if skip:
-        return None
-    try:
-        return load_artifact()
-    except ImportError:  # the handler package is not installed next to the operator
-        return None
 
 
 def _summary(result: RenderResult, out: Any) -> None:
@@ -54,12 +35,12 @@ def _summary(result: RenderResult, out: Any) -> None:
 def cmd_render(args: argparse.Namespace) -> int:
     try:
         defaults = load_defaults(args.defaults)
-        crs = [d for d in _load_documents(args.file) if d.get("kind") == "RegionalDeployment"]
+        crs = [d for d in load_documents(args.file) if d.get("kind") == "RegionalDeployment"]
         if not crs:
             print(f"error: {args.file}: no RegionalDeployment found", file=sys.stderr)
             return EXIT_INVALID
-        observed = Observed.from_objects(_load_documents(args.observed)) if args.observed else Observed()
-        artifact = _artifact(args.no_lambda_package)
+        observed = Observed.from_objects(load_documents(args.observed)) if args.observed else Observed()
+        artifact = optional_artifact(args.no_lambda_package)
         manifests: list[dict[str, Any]] = []
         for cr in crs:
             deployment = parse_deployment(cr)
@@ -94,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     r.add_argument("--no-lambda-package", action="store_true", help="leave out the Lambda code object and function")
     r.set_defaults(func=cmd_render)
+    plan.add_parser(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -69,6 +69,71 @@ class FargateSettings(_Model):
     desired_count: int | None = Field(default=None, ge=0, le=100)
 
 
+AdoptMode = Literal["Observe", "Manage"]
+# Identifier shapes AWS documents for each kind (docs/aws-semantics.md, "Adoption"); the CRD states the same.
+VPC_ID_PATTERN: Final = r"^vpc-[0-9a-f]{8,17}$"
+SUBNET_ID_PATTERN: Final = r"^subnet-[0-9a-f]{8,17}$"
+ROUTE_TABLE_ID_PATTERN: Final = r"^rtb-[0-9a-f]{8,17}$"
+INTERNET_GATEWAY_ID_PATTERN: Final = r"^igw-[0-9a-f]{8,17}$"
+NAT_GATEWAY_ID_PATTERN: Final = r"^nat-[0-9a-f]{8,17}$"
+KMS_KEY_ARN_PATTERN: Final = (r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/"
+                               r"(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+DB_IDENTIFIER_PATTERN: Final = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"  # and no "--" (checked apart: no lookahead)
+DB_RESOURCE_ID_PATTERN: Final = r"^db-[A-Z0-9]{10,32}$"
+BUCKET_NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+TABLE_NAME_PATTERN: Final = r"^[a-zA-Z0-9_.-]{3,255}$"
+
+
+class _Adopted(_Model):
+    # Observe: the provider reads the resource and changes nothing; Manage: full management except Delete (unless
+    # adopt.deletion is Delete). Promotion is explicit, per component.
+    mode: AdoptMode = "Observe"
+
+
+class AdoptedVpc(_Adopted):
+    """The VPC and the network parts the estate already has: all of them, so no second IGW, NAT or default route is
+    made inside a VPC that has its own (the three lists are in zone order a, b, c)."""
+
+    id: str = Field(pattern=VPC_ID_PATTERN)
+    public_subnet_ids: list[Annotated[str, Field(pattern=SUBNET_ID_PATTERN)]] = Field(min_length=3, max_length=3)
+    private_subnet_ids: list[Annotated[str, Field(pattern=SUBNET_ID_PATTERN)]] = Field(min_length=3, max_length=3)
+    public_route_table_id: str = Field(pattern=ROUTE_TABLE_ID_PATTERN)
+    private_route_table_ids: list[Annotated[str, Field(pattern=ROUTE_TABLE_ID_PATTERN)]] = Field(
+        min_length=3, max_length=3)
+    internet_gateway_id: str = Field(pattern=INTERNET_GATEWAY_ID_PATTERN)
+    nat_gateway_ids: list[Annotated[str, Field(pattern=NAT_GATEWAY_ID_PATTERN)]] = Field(min_length=3, max_length=3)
+
+
+class AdoptedKey(_Adopted):
+    arn: str = Field(pattern=KMS_KEY_ARN_PATTERN)
+
+
+class AdoptedDatabase(_Adopted):
+    # RDS instances are known to the provider by their DbiResourceId (external name), to people by the identifier.
+    identifier: str = Field(pattern=DB_IDENTIFIER_PATTERN)
+    resource_id: str = Field(pattern=DB_RESOURCE_ID_PATTERN)
+
+
+class AdoptedBucket(_Adopted):
+    name: str = Field(pattern=BUCKET_NAME_PATTERN)
+
+
+class AdoptedTable(_Adopted):
+    name: str = Field(pattern=TABLE_NAME_PATTERN)
+
+
+class AdoptSpec(_Model):
+    """Existing AWS resources of one region taken over instead of created (docs/migration.md)."""
+
+    deletion: Literal["Orphan", "Delete"] = "Orphan"
+    vpc: AdoptedVpc | None = None
+    kms_key: AdoptedKey | None = None
+    database: AdoptedDatabase | None = None
+    uploads_bucket: AdoptedBucket | None = None
+    sessions_table: AdoptedTable | None = None
+    ledger_table: AdoptedTable | None = None
+
+
 class RegionSpec(_Model):
     name: str
     primary: bool = False
@@ -84,6 +149,7 @@ class RegionSpec(_Model):
     payments_api_endpoint: str | None = Field(default=None, pattern=r"^https://[^\s]+$")
     # ACM certificates are regional: each region's HTTPS listener needs a certificate of its own region.
     certificate_arn: str | None = Field(default=None, pattern=CERTIFICATE_ARN_PATTERN)
+    adopt: AdoptSpec | None = None
 
 
 class DatabaseSpec(_Model):

@@ -94,6 +94,8 @@ def check_spec(spec: RegionalDeploymentSpec) -> None:
                     f"{fargate.memory} MiB is not valid with {fargate.cpu} cpu units",
                 )
         _check_certificate_region(spec, i, region)
+        _check_adopt(spec, i, region)
+    _check_adopted_unique(spec)
     if spec.payments.active_region is not None and spec.payments.active_region not in seen:
         raise SpecValidationError("spec.payments.activeRegion", "must name one of spec.regions[].name")
     _check_failover(spec, seen)
@@ -115,6 +117,56 @@ def _check_failover(spec: RegionalDeploymentSpec, regions: set[str]) -> None:
     if not spec.database.cross_region_replica:
         raise SpecValidationError("spec.failover", "needs spec.database.crossRegionReplica: true (a read replica "
                                   "in toRegion to promote)")
+
+
+def _check_adopt(spec: RegionalDeploymentSpec, index: int, region: RegionSpec) -> None:
+    """The adopt rules the CRD states in CEL: list items well-formed, ARNs of this region and account, the global
+    tables adopted only where they live (the primary)."""
+    adopt = region.adopt
+    if adopt is None:
+        return
+    at = f"spec.regions[{index}].adopt"
+    if adopt.database is not None and "--" in adopt.database.identifier:
+        raise SpecValidationError(f"{at}.database.identifier", "an RDS identifier has no two consecutive hyphens")
+    if adopt.kms_key is not None:
+        arn = adopt.kms_key.arn
+        if certificate_region(arn) != region.name:
+            raise SpecValidationError(f"{at}.kmsKey.arn", f"{arn} is in region {certificate_region(arn)}, not "
+                                      f"{region.name}: a KMS key is used only in its own region")
+        if arn.split(":")[4] != spec.aws_account_id:
+            raise SpecValidationError(f"{at}.kmsKey.arn", f"{arn} is not in account {spec.aws_account_id} "
+                                      "(spec.awsAccountId)")
+    if (adopt.sessions_table or adopt.ledger_table) and not region.primary:
+        raise SpecValidationError(f"{at}", "sessionsTable and ledgerTable can be adopted only on the primary region "
+                                  "(the global tables live there; the other regions hold replicas)")
+
+
+def adopted_identifiers(region: RegionSpec) -> list[tuple[str, str]]:
+    """(field under adopt, identifier) of everything a region adopts, for the one-region-per-identifier rule."""
+    adopt = region.adopt
+    if adopt is None:
+        return []
+    out: list[tuple[str, str]] = []
+    if adopt.vpc:
+        out.append(("vpc.id", adopt.vpc.id))
+    if adopt.kms_key:
+        out.append(("kmsKey.arn", adopt.kms_key.arn))
+    if adopt.database:
+        out.append(("database.resourceId", adopt.database.resource_id))
+    if adopt.uploads_bucket:
+        out.append(("uploadsBucket.name", adopt.uploads_bucket.name))
+    return out
+
+
+def _check_adopted_unique(spec: RegionalDeploymentSpec) -> None:
+    """At most one region adopts a given identifier: two MRs observing one resource would fight over it."""
+    seen: dict[tuple[str, str], int] = {}
+    for i, region in enumerate(spec.regions):
+        for field, value in adopted_identifiers(region):
+            if (field, value) in seen:
+                raise SpecValidationError(f"spec.regions[{i}].adopt.{field}",
+                                          f"{value} is already adopted by spec.regions[{seen[(field, value)]}]")
+            seen[(field, value)] = i
 
 
 def certificate_region(arn: str) -> str:

@@ -169,7 +169,8 @@ def test_schema_rejects_unknown_and_invalid_values(bad: str) -> None:
 
 def test_the_tenancy_policy_is_on_by_default_and_grants_nothing() -> None:
     """Issue 13: the safe default is shipped: a Deny binding for every namespace, no account and no
-    ClusterProviderConfig granted (the policy itself is tested on the API server: tests/cluster/test_tenancy_policy.py)."""
+    ClusterProviderConfig granted (the policy itself is tested on the API server:
+    tests/cluster/test_tenancy_policy.py)."""
     docs = render()
     policy, binding = one(docs, "ValidatingAdmissionPolicy"), one(docs, "ValidatingAdmissionPolicyBinding")
     assert policy["apiVersion"] == binding["apiVersion"] == "admissionregistration.k8s.io/v1"

@@ -33,8 +33,10 @@ class Env:
         self.operator = processes.operator(self.cp.kubeconfig_path, self.ns, env).start()
         processes.wait_live(self.operator.liveness_url)  # type: ignore[attr-defined]
 
-    def start_simulator(self, ready_delay: float = 0.1) -> None:
-        self.simulator = processes.simulator(self.cp.kubeconfig_path, self.ns, ready_delay).start()
+    def start_simulator(self, ready_delay: float = 0.1, *, estate: Path | None = None,
+                        cloud_out: Path | None = None) -> None:
+        self.simulator = processes.simulator(self.cp.kubeconfig_path, self.ns, ready_delay, estate=estate,
+                                             cloud_out=cloud_out).start()
 
     def logs(self) -> str:
         parts = []

@@ -15,6 +15,7 @@ from typing import Any
 from .. import metrics
 from ..identity import key_of
 from ..kube import KubeClient
+from ..render.adoption import ADOPTED_ANNOTATION
 from .conditions import MAX_LISTED
 from .resources import ref_of
 from .tiers import tier_of
@@ -57,7 +58,8 @@ async def delete_step(client: KubeClient, owned: Sequence[Mapping[str, Any]]) ->
         if obj["metadata"].get("deletionTimestamp"):
             continue
         if retained(obj):
-            progress.orphaned.append(label)
+            adopted = (obj["metadata"].get("annotations") or {}).get(ADOPTED_ANNOTATION)
+            progress.orphaned.append(f"{label} (adopted, {adopted})" if adopted else label)
         await client.delete(ref_of(obj), obj["metadata"]["namespace"], obj["metadata"]["name"])
         metrics.MR_DELETES.labels(obj["kind"]).inc()
         progress.requested.append(label)

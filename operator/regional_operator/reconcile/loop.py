@@ -104,9 +104,16 @@ def deletion_events(progress: DeletionProgress) -> list[Event]:
     if progress.done:
         return [Event("Normal", "Deleted", progress.message)]
     events: list[Event] = []
-    if progress.orphaned:
-        events.append(Event("Normal", "Orphaned", "Retain lifecycle, cloud resources kept: "
-                            + ", ".join(progress.orphaned)))
+    # Every kept resource is named (the user must know what is left in AWS): as many events as the list needs.
+    prefix = "cloud resources kept (Retain lifecycle or adopted): "
+    chunk: list[str] = []
+    for label in progress.orphaned:
+        if chunk and len(prefix) + len(", ".join([*chunk, label])) > MAX_EVENT_MESSAGE:
+            events.append(Event("Normal", "Orphaned", prefix + ", ".join(chunk)))
+            chunk = []
+        chunk.append(label)
+    if chunk:
+        events.append(Event("Normal", "Orphaned", prefix + ", ".join(chunk)))
     if progress.requested:
         events.append(Event("Normal", "Deleting", f"tier {progress.tier}: "
                             + ", ".join(progress.requested[:MAX_EVENT_MRS])))

@@ -78,7 +78,9 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
 
     desired = [with_ownership(o, cr) for o in result.resources]
     report = await apply_all(op.client, desired, live, concurrency=op.apply_concurrency)
-    wanted = {key_of(o) for o in desired} | {(p.kind, p.name) for p in result.pending}
+    # Pending and Blocked dependents (waiting for a value, or for an adopted resource to change) are kept, not pruned
+    wanted = ({key_of(o) for o in desired} | {(p.kind, p.name) for p in result.pending}
+              | {(b.kind, b.name) for b in result.blocked})
     unwanted = [o for k, o in live.items() if k not in wanted]
     await prune(op.client, report, unwanted)
     outcome.report = report
@@ -90,7 +92,7 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
     refused = {**report.errors, **{k: f"exists under another controller: {c}" for k, c in report.conflicts.items()}}
     a = assess(desired, live, refused)
     outcome.assessment = a
-    conds = conditions_for(result, a)
+    conds = conditions_for(result, a, live)
     if report.errors:
         (kind, name), why = next(iter(report.errors.items()))
         conds.set(*stuck("ApplyFailed", f"{kind}/{name}: {why}",

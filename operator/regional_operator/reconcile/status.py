@@ -15,6 +15,7 @@ from ..identity import MRKey, key_of
 from ..readiness import readiness
 from ..render import RenderResult, links, uploads
 from ..render.context import LABEL_COMPONENT, LABEL_REGION, Pending
+from .adoption import drift_condition, stalled_by_adoption
 from .conditions import MAX_LISTED, READY, Condition, Conditions, kstatus, stuck
 
 REPLICATION_KINDS = frozenset({"BucketReplicationConfiguration", "Table"})
@@ -92,9 +93,10 @@ def threshold_summary(thresholds: Mapping[str, Mapping[str, float]]) -> str:
                      for region, t in sorted(thresholds.items()))
 
 
-def conditions_for(result: RenderResult, a: Assessment) -> Conditions:
-    """Ready, Reconciling/Stalled (kstatus), a condition per region, PeeringReady, ReplicationReady and
-    AlarmsConfigured."""
+def conditions_for(result: RenderResult, a: Assessment,
+                   live: Mapping[MRKey, Mapping[str, Any]] | None = None) -> Conditions:
+    """Ready, Reconciling/Stalled (kstatus), a condition per region, PeeringReady, ReplicationReady,
+    AlarmsConfigured and, with adopted resources, AdoptionDrift (and Stalled when adoption needs the user)."""
     pending = result.pending
     progress = f"{a.ready}/{a.total} managed resources ready"
     conds = kstatus(_aggregate(READY, a.problems, pending, "AllResourcesReady", progress), progress)
@@ -112,7 +114,20 @@ def conditions_for(result: RenderResult, a: Assessment) -> Conditions:
     alarm_pending = [p for p in pending if p.kind == "MetricAlarm"]
     conds.set(_aggregate("AlarmsConfigured", a.problems_by_kind.get("MetricAlarm", []), alarm_pending,
                             "AlarmsActive", threshold_summary(result.thresholds)))
+    if result.adopted or result.blocked:
+        _adoption(conds, result, live or {})
     return conds
+
+
+def _adoption(conds: Conditions, result: RenderResult, live: Mapping[MRKey, Mapping[str, Any]]) -> None:
+    """Stalled (Ready False) while adoption waits for the user; AdoptionDrift while a component is observed only."""
+    stall = stalled_by_adoption(result, live)
+    if stall is not None:
+        reason, message = stall
+        conds.set(*stuck(reason, message, message))
+    drift = drift_condition(result, live)
+    if drift is not None:
+        conds.set(drift)
 
 
 def stalled_conditions(field_path: str, rule: str) -> Conditions:

@@ -33,6 +33,7 @@ from . import (
     sessions,
     uploads,
 )
+from .adoption import Adopted, Blocked
 from .context import LABEL_REGION, Pending, RenderContext
 from .observed import Observed
 from .outputs import OutputSource, output_sources
@@ -95,6 +96,10 @@ class RenderResult:
     thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     outputs: tuple[OutputSource, ...] = ()
     failover: Failover | None = None
+    # Adoption (spec.regions[].adopt): every adopted MR by (kind, name), and what adopted resources must change
+    # before something that depends on them can be rendered (status: Stalled, naming it).
+    adopted: Mapping[tuple[str, str], Adopted] = field(default_factory=dict)
+    blocked: tuple[Blocked, ...] = ()
 
     def by_region(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}
@@ -130,7 +135,15 @@ def render(deployment: Deployment | Mapping[str, Any], defaults: RegionDefaults,
         thresholds=_thresholds_in_force(resources),
         outputs=output_sources(ctx, resources),
         failover=failover_of(ctx),
+        adopted=_adopted_rendered(ctx, resources),
+        blocked=tuple(ctx.blocked),
     )
+
+
+def _adopted_rendered(ctx: RenderContext, resources: list[dict[str, Any]]) -> dict[tuple[str, str], Adopted]:
+    """The adoption of every rendered MR, by (kind, name) as the operator's index keys MRs."""
+    rendered = {(res["apiVersion"].split(".")[0] + "/" + res["kind"], res["metadata"]["name"]) for res in resources}
+    return {(key.split("/", 1)[1], name): a for (key, name), a in ctx.adopted.items() if (key, name) in rendered}
 
 
 def _tagged(ctx: RenderContext, component: str, items: list[Pending]) -> list[Pending]:

@@ -13,9 +13,11 @@ from typing import Any, Final
 from ..artifact import LambdaArtifact
 from ..aws_facts import AWS_REGIONS, UNLISTED_REGION_NUMBERS
 from ..defaults import RegionDefaults, RegionSettings, resolve_region
+from ..errors import SpecValidationError
 from ..naming import NAME_TEMPLATES, Namer, region_code
-from ..spec import RegionalDeploymentSpec
+from ..spec import AdoptSpec, RegionalDeploymentSpec
 from ..validation import check_disjoint_cidrs, check_unique_numbers, vpc_network
+from . import adoption, names
 from .kinds import kind as kind_of
 from .observed import OBSERVED_ATTRIBUTES, Observed
 
@@ -139,6 +141,7 @@ class RenderContext:
         self.observed = observed
         self.names = RegionRecordingNamer(spec.environment_suffix, namespace, name)
         self.pending: list[Pending] = []
+        self.blocked: list[adoption.Blocked] = []  # what adopted resources must change before a dependent renders
         regions = []
         for i, r in enumerate(spec.regions):
             network, public, private = carve_subnets(r.vpc_cidr, i)
@@ -154,6 +157,35 @@ class RenderContext:
         self.secondaries = tuple(sorted((r for r in regions if not r.primary), key=lambda r: r.name))
         # The region whose read replica a failover promotes (None without spec.failover).
         self.promoted = self.region(spec.failover.to_region) if spec.failover else None
+        # (kind key, MR name) -> how it is adopted (spec.regions[].adopt); empty when nothing is adopted.
+        self.adopted: dict[tuple[str, str], adoption.Adopted] = adoption.index(self)
+        self._check_adopted_cidrs()
+
+    def _check_adopted_cidrs(self) -> None:
+        """An adopted VPC keeps its CIDR (AWS cannot change it); vpcCidr must say what it is, so the subnets we carve,
+        the NACL rules and the peers' routes fit the real network. Refused (nothing touched) until it does."""
+        for r in self.regions:
+            vpc = names.vpc(self, r)
+            if ("ec2/VPC", vpc) not in self.adopted:
+                continue
+            real = self.observed.attribute("VPC", vpc, "cidrBlock")
+            if real is not None and real != str(r.vpc_cidr):
+                raise SpecValidationError(
+                    f"spec.regions[{r.index}].vpcCidr",
+                    f"is {r.vpc_cidr}, but the adopted VPC {self.adopted[('ec2/VPC', vpc)].identifier} has CIDR "
+                    f"{real}: set vpcCidr to {real} (AWS cannot change a VPC's primary CIDR)")
+
+    def adopted_cidr_known(self, r: Region, *, needed_by: tuple[str, str]) -> bool:
+        """Whether `r`'s VPC CIDR is known for certain: always for a VPC we create, for an adopted one once the
+        provider reported it (until then what needs it, a peer's route, waits: a Pending)."""
+        vpc = names.vpc(self, r)
+        if ("ec2/VPC", vpc) not in self.adopted:
+            return True
+        return self.observed_value("VPC", vpc, "cidrBlock", needed_by=needed_by) is not None
+
+    def adopt_of(self, r: Region) -> AdoptSpec | None:
+        """spec.regions[].adopt of `r` (None: everything in it is created by the operator)."""
+        return self.spec.regions[r.index].adopt
 
     def region(self, name: str) -> Region:
         return next(r for r in self.regions if r.name == name)
@@ -219,12 +251,18 @@ class RenderContext:
                 LABEL_TIER: str(k.tier if tier is None else tier),
             },
         }
+        policies = list(RETAIN_MANAGEMENT if retain else FULL_MANAGEMENT)
+        adopted = self.adopted.get((key, name))
+        if adopted is not None:  # an existing resource: its identifier, and what the adoption mode allows
+            external_name = adopted.external_name
+            policies = adopted.management_policies(seen=self.observed.reported(k.kind, name))
+            metadata["annotations"] = {adoption.ADOPTED_ANNOTATION: adopted.field}
         if external_name is not None:
-            metadata["annotations"] = {EXTERNAL_NAME: external_name}
+            metadata.setdefault("annotations", {})[EXTERNAL_NAME] = external_name
         spec: dict[str, Any] = {
             "forProvider": forp,
             "providerConfigRef": self.spec.provider_config_ref.model_dump(),
-            "managementPolicies": list(RETAIN_MANAGEMENT if retain else FULL_MANAGEMENT),
+            "managementPolicies": policies,
         }
         if init_provider:
             spec["initProvider"] = init_provider

@@ -40,6 +40,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from . import names
+from .adoption import Blocked
 from .context import Region, RenderContext, ref
 from .logging import RDS_LOG_EXPORTS
 
@@ -62,7 +63,9 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
     for r in ctx.regions:
         out.append(subnet_group(ctx, r))
         out.append(parameter_group(ctx, r))
-        if r.primary or not ctx.spec.database.cross_region_replica:
+        if ("rds/Instance", names.database(ctx, r)) in ctx.adopted:
+            instance = adopted_instance(ctx, r)
+        elif r.primary or not ctx.spec.database.cross_region_replica:
             instance = standalone_instance(ctx, r)
         elif r is ctx.promoted:
             instance = promoted_instance(ctx, r)
@@ -109,7 +112,7 @@ def parameter_group(ctx: RenderContext, r: Region) -> dict[str, Any]:
 def _common(ctx: RenderContext, r: Region, name: str, pi_key_arn: str) -> dict[str, Any]:
     """Settings every instance shares, replica or not: placement, network exposure, encryption, upkeep."""
     return {
-        "identifier": name,
+        "identifier": names.database_identifier(ctx, r),
         "instanceClass": r.settings.db_instance_class,
         "storageType": STORAGE_TYPE,
         "dbSubnetGroupNameRef": ref(subnet_group_name(ctx, r)),
@@ -179,6 +182,21 @@ def standalone_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
     return ctx.mr("rds/Instance", name, region=r, component=COMPONENT, for_provider=for_provider)
 
 
+def adopted_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:
+    """An existing instance (spec.regions[].adopt.database): what Manage would set on it, without the fields that
+    would reset what it already has (master username, database name, credentials: a new master password would
+    lock its applications out; username and dbName cannot change in place)."""
+    name = names.database(ctx, r)
+    key_arn = _key_arn(ctx, r, name)
+    if key_arn is None:
+        return None
+    for_provider = _common(ctx, r, name, key_arn) | {
+        "engine": ENGINE, "engineVersion": ctx.spec.database.engine_version,
+        "allocatedStorage": r.settings.db_allocated_storage_gib, **WRITABLE_FIELDS,
+    } | _retention(ctx, name)
+    return ctx.mr("rds/Instance", name, region=r, component=COMPONENT, for_provider=for_provider)
+
+
 def _retention(ctx: RenderContext, name: str) -> dict[str, Any]:
     """What deleting a writable instance leaves behind: Retain keeps a final snapshot; the automated backups are
     kept unless spec.database.deleteAutomatedBackups asks otherwise (the provider's default, delete_automated_backups
@@ -215,7 +233,20 @@ def replica_source(ctx: RenderContext, r: Region) -> str | None:
     if pinned is not None:
         return pinned
     writer = ctx.promoted or ctx.primary
-    return ctx.observed_value("Instance", names.database(ctx, writer), "arn", needed_by=("Instance", name))
+    source = names.database(ctx, writer)
+    arn = ctx.observed_value("Instance", source, "arn", needed_by=("Instance", name))
+    adopted = ctx.adopted.get(("rds/Instance", source))
+    if arn is not None and adopted is not None:
+        # RDS refuses a read replica of a source without automated backups (CreateDBInstanceReadReplica:
+        # "Automated backups are not enabled"): say so instead of creating a replica that fails.
+        retention = ctx.observed.raw_attribute("Instance", source, "backupRetentionPeriod")
+        if not isinstance(retention, int | float) or retention <= 0:
+            ctx.blocked.append(Blocked("Instance", name, adopted.field, (
+                f"the adopted database {adopted.identifier} has no automated backups (backupRetentionPeriod "
+                f"{retention}); a read replica needs them: turn them on in AWS, or set adopt.database.mode: Manage "
+                f"(which sets {BACKUP_RETENTION_DAYS} days)")))
+            return None
+    return arn
 
 
 def replica_instance(ctx: RenderContext, r: Region) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ def _own_account(ctx: RenderContext) -> dict[str, Any]:
 
 
 def s3_policy(ctx: RenderContext, r: Region) -> str:
-    buckets = [names.uploads_bucket(ctx, r), names.artifacts_bucket(ctx, r)]
+    buckets = [names.uploads_bucket_name(ctx, r), names.artifacts_bucket(ctx, r)]
     arns = [bucket_arn(b, r) for b in buckets]
     statements: list[dict[str, Any]] = [
         {"Sid": "OwnBucketsOnly", "Effect": "Allow", "Principal": "*", "Action": list(BUCKET_OBJECT_ACTIONS),
@@ -59,7 +59,7 @@ def s3_policy(ctx: RenderContext, r: Region) -> str:
 def dynamodb_policy(ctx: RenderContext, r: Region) -> str:
     return policy_json([{
         "Sid": "OwnLedgerReplicaOnly", "Effect": "Allow", "Principal": "*", "Action": list(LEDGER_ACTIONS),
-        "Resource": ctx.arn("dynamodb", r, f"table/{names.ledger_table(ctx)}"), "Condition": _own_account(ctx),
+        "Resource": ctx.arn("dynamodb", r, f"table/{names.ledger_table_name(ctx)}"), "Condition": _own_account(ctx),
     }])
 
 

@@ -34,6 +34,9 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
                                         needed_by=("VPCPeeringConnectionAccepter", accepter))
         if peering_id is None:
             continue
+        # Routes carry each side's CIDR: an adopted VPC's must be the real one (RenderContext checks it once known).
+        if not all([ctx.adopted_cidr_known(r, needed_by=("Route", requester)) for r in (primary, secondary)]):
+            continue
         out.append(ctx.mr("ec2/VPCPeeringConnectionAccepter", accepter, region=secondary, component=COMPONENT,
                           for_provider={"vpcPeeringConnectionId": peering_id, "autoAccept": True}))
         out += _routes(ctx, primary, secondary, peering_id)

@@ -50,7 +50,7 @@ def waf_log_group_name(ctx: RenderContext, r: Region) -> str:
 
 
 def rds_log_group_name(ctx: RenderContext, r: Region, log: str) -> str:
-    return f"/aws/rds/instance/{names.database(ctx, r)}/{log}"
+    return f"/aws/rds/instance/{names.database_identifier(ctx, r)}/{log}"
 
 
 def log_group_arn(ctx: RenderContext, r: Region, group: str) -> str:

@@ -155,10 +155,10 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     ]
 
     sources = {
-        "rds": {"DBInstanceIdentifier": names.database(ctx, r)},
+        "rds": {"DBInstanceIdentifier": names.database_identifier(ctx, r)},
         "lambda": {"FunctionName": names.lambda_function(ctx, r)},
-        "dynamodb": {"TableName": names.sessions_table(ctx)},
-        "ledger": {"TableName": names.ledger_table(ctx)},
+        "dynamodb": {"TableName": names.sessions_table_name(ctx)},
+        "ledger": {"TableName": names.ledger_table_name(ctx)},
     }
     planned: list[tuple[Alarm, str, dict[str, str]]] = [(a, alarm_name(ctx, r, a.slug), {}) for a in ALARMS]
     # DynamoDB reports replication latency in the sending region, per receiving region: one alarm per peer.

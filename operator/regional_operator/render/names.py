@@ -7,7 +7,10 @@ reference in one builder and the object in another cannot drift apart.
 
 from __future__ import annotations
 
-from .context import Region, RenderContext
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # context builds the adoption index with these names, so names must not import it at run time
+    from .context import Region, RenderContext
 
 
 def vpc(ctx: RenderContext, r: Region) -> str:
@@ -17,6 +20,18 @@ def vpc(ctx: RenderContext, r: Region) -> str:
 def subnet(ctx: RenderContext, r: Region, tier: str, az_index: int) -> str:
     """tier is "public" or "private"; az_index 0..2 (a, b, c)."""
     return ctx.names.regional(f"subnet-{tier}-{'abc'[az_index]}", r.name)
+
+
+def public_route_table(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("rt-public", r.name)
+
+
+def internet_gateway(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("igw", r.name)
+
+
+def nat_gateway(ctx: RenderContext, r: Region, az_index: int) -> str:
+    return ctx.names.regional(f"nat-{'abc'[az_index]}", r.name)
 
 
 def private_route_table(ctx: RenderContext, r: Region, az_index: int) -> str:
@@ -36,6 +51,12 @@ def database(ctx: RenderContext, r: Region) -> str:
     return ctx.names.named("database", r.name)
 
 
+def database_identifier(ctx: RenderContext, r: Region) -> str:
+    """The instance's AWS identifier: the adopted one (spec.regions[].adopt.database), else the MR's name."""
+    adopt = ctx.adopt_of(r)
+    return adopt.database.identifier if adopt and adopt.database else database(ctx, r)
+
+
 def sessions_table(ctx: RenderContext) -> str:
     return ctx.names.global_("sessions")
 
@@ -44,8 +65,25 @@ def ledger_table(ctx: RenderContext) -> str:
     return ctx.names.global_("ledger")
 
 
+def sessions_table_name(ctx: RenderContext) -> str:
+    """The table's AWS name: the adopted one (on the hub region), else the MR's name."""
+    adopt = ctx.adopt_of(ctx.primary)
+    return adopt.sessions_table.name if adopt and adopt.sessions_table else sessions_table(ctx)
+
+
+def ledger_table_name(ctx: RenderContext) -> str:
+    adopt = ctx.adopt_of(ctx.primary)
+    return adopt.ledger_table.name if adopt and adopt.ledger_table else ledger_table(ctx)
+
+
 def uploads_bucket(ctx: RenderContext, r: Region) -> str:
     return ctx.names.named("uploads-bucket", r.name)
+
+
+def uploads_bucket_name(ctx: RenderContext, r: Region) -> str:
+    """The bucket's AWS name (what ARNs and policies name): the adopted one, else the MR's name."""
+    adopt = ctx.adopt_of(r)
+    return adopt.uploads_bucket.name if adopt and adopt.uploads_bucket else uploads_bucket(ctx, r)
 
 
 def artifacts_bucket(ctx: RenderContext, r: Region) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import names
+from .adoption import adopted_vpc
 from .context import Region, RenderContext, ref
 
 COMPONENT = "network"
@@ -26,7 +27,9 @@ def build(ctx: RenderContext) -> list[dict[str, Any]]:
     for r in ctx.regions:
         out += _vpc_and_subnets(ctx, r)
         out += _routing(ctx, r)
-        out += _nacls(ctx, r)
+        if not adopted_vpc(ctx, r):
+            # An adopted VPC keeps its own NACLs: ours would take its subnets over (a subnet has exactly one NACL).
+            out += _nacls(ctx, r)
         out += _security_groups(ctx, r)
     return out
 
@@ -37,20 +40,35 @@ def _vpc_and_subnets(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "cidrBlock": str(r.vpc_cidr), "enableDnsHostnames": True, "enableDnsSupport": True,
     })]
     for tier, blocks in (("public", r.public_subnets), ("private", r.private_subnets)):
-        for i, (zone, block) in enumerate(zip(r.settings.availability_zones, blocks, strict=True)):
-            out.append(ctx.mr("ec2/Subnet", names.subnet(ctx, r, tier, i), region=r, component=COMPONENT,
+        for i, (carved_zone, block) in enumerate(zip(r.settings.availability_zones, blocks, strict=True)):
+            subnet = names.subnet(ctx, r, tier, i)
+            cidr, zone = _adopted_subnet(ctx, subnet) or (str(block), carved_zone)
+            out.append(ctx.mr("ec2/Subnet", subnet, region=r, component=COMPONENT,
                               for_provider={
-                                  "vpcIdRef": ref(vpc), "cidrBlock": str(block), "availabilityZone": zone,
+                                  "vpcIdRef": ref(vpc), "cidrBlock": cidr, "availabilityZone": zone,
                                   # Nothing gets a public IP by launching here: the ALB and NAT carry their own.
                                   "mapPublicIpOnLaunch": False,
                               }))
     return out
 
 
+def _adopted_subnet(ctx: RenderContext, subnet: str) -> tuple[str, str] | None:
+    """An adopted subnet's real CIDR and zone (what AWS reports), so Manage never asks for a replacement; None for a
+    subnet we create, or while the provider has not reported it yet (then the carved values stand, and
+    replacement.py refuses a mismatch once it reports)."""
+    if ("ec2/Subnet", subnet) not in ctx.adopted:
+        return None
+    cidr = ctx.observed.attribute("Subnet", subnet, "cidrBlock")
+    zone = ctx.observed.attribute("Subnet", subnet, "availabilityZone")
+    return (cidr, zone) if cidr and zone else None
+
+
 def _routing(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     vpc = names.vpc(ctx, r)
-    igw = ctx.names.regional("igw", r.name)
-    public_rt = ctx.names.regional("rt-public", r.name)
+    igw = names.internet_gateway(ctx, r)
+    public_rt = names.public_route_table(ctx, r)
+    if adopted_vpc(ctx, r):
+        return _adopted_routing(ctx, r)
     out = [
         ctx.mr("ec2/InternetGateway", igw, region=r, component=COMPONENT, for_provider={"vpcIdRef": ref(vpc)}),
         ctx.mr("ec2/RouteTable", public_rt, region=r, component=COMPONENT, for_provider={"vpcIdRef": ref(vpc)}),
@@ -61,7 +79,7 @@ def _routing(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     for i in range(3):
         az = "abc"[i]
         eip = ctx.names.regional(f"eip-nat-{az}", r.name)
-        nat = ctx.names.regional(f"nat-{az}", r.name)
+        nat = names.nat_gateway(ctx, r, i)
         private_rt = names.private_route_table(ctx, r, i)
         public_subnet = names.subnet(ctx, r, "public", i)
         private_subnet = names.subnet(ctx, r, "private", i)
@@ -81,6 +99,28 @@ def _routing(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
             ctx.mr("ec2/RouteTableAssociation", ctx.names.regional(f"rta-private-{az}", r.name), region=r,
                    component=COMPONENT, for_provider={"subnetIdRef": ref(private_subnet),
                                                       "routeTableIdRef": ref(private_rt)}),
+        ]
+    return out
+
+
+def _adopted_routing(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
+    """An existing VPC's gateways and route tables, observed under the same names as ours (so peering routes and
+    VPC endpoints point at them). Their default routes, the NAT gateways' Elastic IPs and the route table
+    associations exist in AWS already and are not ours: not rendered, so nothing creates a second 0.0.0.0/0 route
+    (AWS refuses it: RouteAlreadyExists) or moves a subnet to another table."""
+    vpc = names.vpc(ctx, r)
+    out = [
+        ctx.mr("ec2/InternetGateway", names.internet_gateway(ctx, r), region=r, component=COMPONENT,
+               for_provider={"vpcIdRef": ref(vpc)}),
+        ctx.mr("ec2/RouteTable", names.public_route_table(ctx, r), region=r, component=COMPONENT,
+               for_provider={"vpcIdRef": ref(vpc)}),
+    ]
+    for i in range(3):
+        out += [
+            ctx.mr("ec2/NATGateway", names.nat_gateway(ctx, r, i), region=r, component=COMPONENT, for_provider={
+                "subnetIdRef": ref(names.subnet(ctx, r, "public", i)), "connectivityType": "public"}),
+            ctx.mr("ec2/RouteTable", names.private_route_table(ctx, r, i), region=r, component=COMPONENT,
+                   for_provider={"vpcIdRef": ref(vpc)}),
         ]
     return out
 

@@ -18,8 +18,12 @@ from ..readiness import readiness
 # each live MR (memory: the provider mirrors most of the spec into atProvider); observed_value() refuses others.
 # availabilityZone, cidrBlock: what a live subnet/VPC was created with (render/replacement.py refuses a change);
 # replicateSourceDb: the source a live read replica follows (RDS cannot move it to another source).
+# backupRetentionPeriod, streamViewType, versioningConfiguration: what an adopted database, table or bucket must
+# have before a secondary region can replicate from it (render/adoption.py, Blocked).
 OBSERVED_ATTRIBUTES: frozenset[str] = frozenset({"id", "arn", "arnSuffix", "dnsName", "address", "url",
-                                                 "availabilityZone", "cidrBlock", "replicateSourceDb"})
+                                                 "availabilityZone", "cidrBlock", "replicateSourceDb",
+                                                 "backupRetentionPeriod", "streamEnabled", "streamViewType",
+                                                 "versioningConfiguration"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,10 @@ class ObservedResource:
     def get(self, attribute: str) -> str | None:
         value = self.at_provider.get(attribute)
         return value if isinstance(value, str) and value else None
+
+    def raw(self, attribute: str) -> Any:
+        """A reported value of any JSON type (a number, a flag, a small object), None while unreported."""
+        return self.at_provider.get(attribute)
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,18 @@ class Observed:
         """`status.atProvider.<attribute>` of one MR, or None while the provider has not reported it."""
         res = self.resources.get((kind, name))
         return res.get(attribute) if res else None
+
+    def raw_attribute(self, kind: str, name: str, attribute: str) -> Any:
+        """`status.atProvider.<attribute>` of one MR whatever its JSON type, or None while unreported."""
+        if attribute not in OBSERVED_ATTRIBUTES:
+            raise ValueError(f"atProvider.{attribute} is not kept by the operator: add it to OBSERVED_ATTRIBUTES")
+        res = self.resources.get((kind, name))
+        return res.raw(attribute) if res else None
+
+    def reported(self, kind: str, name: str) -> bool:
+        """Whether the provider has reported anything of the resource (it found it in AWS)."""
+        res = self.resources.get((kind, name))
+        return bool(res and res.at_provider)
 
     def is_ready(self, kind: str, name: str) -> bool:
         """Ready=True at the MR's current generation: AWS has the resource and the provider reports it usable."""

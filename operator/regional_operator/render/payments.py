@@ -135,7 +135,7 @@ def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
          "Resource": arn(ctx, "sqs", r, names.dead_letter_queue(ctx, r))},
         {"Sid": "WriteOwnLedgerReplica", "Effect": "Allow",
          "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-         "Resource": arn(ctx, "dynamodb", r, f"table/{names.ledger_table(ctx)}")},
+         "Resource": arn(ctx, "dynamodb", r, f"table/{names.ledger_table_name(ctx)}")},
         {"Sid": "ReadOwnParameters", "Effect": "Allow",
          "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
          "Resource": [arn(ctx, "ssm", r, f"parameter{path.rstrip('/')}"), arn(ctx, "ssm", r, f"parameter{path}*")]},
@@ -161,7 +161,7 @@ def _key_statements(ctx: RenderContext, r: Region, key_arn: str) -> list[dict[st
     uses = [
         ("QueueMessages", "sqs", ["kms:Decrypt", "kms:GenerateDataKey"], "aws:sqs:arn", queues),
         ("LedgerTable", "dynamodb", ["kms:Decrypt", "kms:GenerateDataKey"], "aws:dynamodb:tableName",
-         names.ledger_table(ctx)),
+         names.ledger_table_name(ctx)),
         ("EnvironmentVariables", "lambda", ["kms:Decrypt"], "aws:lambda:FunctionArn",
          arn(ctx, "lambda", r, f"function:{names.lambda_function(ctx, r)}")),
     ]
@@ -209,7 +209,7 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
                       "securityGroupIdRefs": [ref(names.security_group(ctx, r, "lambda"))]},
         "environment": {"variables": {
             "PAYMENTS_API_ENDPOINT": r.settings.payments_api_endpoint,
-            "LEDGER_TABLE": names.ledger_table(ctx),
+            "LEDGER_TABLE": names.ledger_table_name(ctx),
             "DLQ_URL": queue_url(ctx, r, names.dead_letter_queue(ctx, r)),
             "CONFIG_PATH": names.ssm_path(ctx, r),
             "SERVICE_NAME": "payments-processor",

@@ -16,9 +16,11 @@ from __future__ import annotations
 from typing import Any, Final
 
 from . import names
-from .context import RenderContext, ref
+from .adoption import Blocked
+from .context import Pending, RenderContext, ref
 
 COMPONENT: Final = "sessions"
+STREAM_VIEW: Final = "NEW_AND_OLD_IMAGES"  # what global table replication rides on
 
 SESSIONS_HASH_KEY: Final = "sessionId"
 SESSIONS_TTL_ATTRIBUTE: Final = "expiresAt"
@@ -48,7 +50,7 @@ def global_table(ctx: RenderContext, name: str, *, hash_key: str, range_key: str
         "pointInTimeRecovery": {"enabled": True},
         "deletionProtectionEnabled": False,
         "streamEnabled": True,
-        "streamViewType": "NEW_AND_OLD_IMAGES",
+        "streamViewType": STREAM_VIEW,
         "replica": [
             {
                 "regionName": r.name,
@@ -63,6 +65,7 @@ def global_table(ctx: RenderContext, name: str, *, hash_key: str, range_key: str
             for r in ctx.secondaries
         ],
     }
+    _adopted_table(ctx, name, for_provider)
     if range_key is not None:
         for_provider["rangeKey"] = range_key
         attributes.append({"name": range_key, "type": "S"})
@@ -70,3 +73,37 @@ def global_table(ctx: RenderContext, name: str, *, hash_key: str, range_key: str
         for_provider["ttl"] = {"attributeName": ttl_attribute, "enabled": True}
     return ctx.mr("dynamodb/Table", name, region=ctx.primary, component=COMPONENT, external_name=name,
                   for_provider=for_provider)
+
+
+def _adopted_table(ctx: RenderContext, name: str, for_provider: dict[str, Any]) -> None:
+    """Keep what an adopted table must keep as it is, in `for_provider`: a table whose stream is not
+    NEW_AND_OLD_IMAGES keeps its stream and gets no replicas until its owner changes the stream (DynamoDB cannot
+    change a stream's view type in place, and consumers of the old stream would break silently); an Observe-only
+    table gets none either (adding a replica changes the table). Both are reported as Blocked."""
+    adopted = ctx.adopted.get(("dynamodb/Table", name))
+    if adopted is None:
+        return
+    wants_replicas = bool(for_provider["replica"])
+    enabled = ctx.observed.raw_attribute("Table", name, "streamEnabled")
+    view = ctx.observed.raw_attribute("Table", name, "streamViewType")
+    if enabled is None and view is None:  # not reported yet: no replica before the stream is known
+        if wants_replicas:
+            ctx.pending.append(Pending("Table", name, f"Table/{name} status.atProvider.streamViewType"))
+        for_provider["replica"] = []
+        return
+    if enabled is not True or view != STREAM_VIEW:
+        if wants_replicas:
+            ctx.blocked.append(Blocked("Table", name, adopted.field, (
+                f"the adopted table {adopted.identifier} streams {view or 'nothing'} (stream enabled: {enabled}); "
+                f"a global table replica needs the stream {STREAM_VIEW}: change it on the table first")))
+        for_provider["replica"] = []
+        for_provider["streamEnabled"] = enabled is True
+        if view:
+            for_provider["streamViewType"] = view
+        else:
+            del for_provider["streamViewType"]
+        return
+    if adopted.observe_only and wants_replicas:
+        ctx.blocked.append(Blocked("Table", name, adopted.field, (
+            f"replicas of the adopted table {adopted.identifier} are added to the table itself: set "
+            f"{adopted.field.rsplit('.', 1)[0]}.mode: Manage to add them (Observe changes nothing)")))

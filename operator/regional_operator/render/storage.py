@@ -76,11 +76,14 @@ def bucket_policy(name: str, r: Region, key_arn: str, replica_writer: str | None
 
 
 def hardened_bucket(ctx: RenderContext, r: Region, bucket: str, *, component: str, versioned: bool = True,
-                    lifecycle: bool = True, replica_writer: str | None = None) -> list[dict[str, Any]]:
+                    lifecycle: bool = True, replica_writer: str | None = None,
+                    aws_name: str | None = None) -> list[dict[str, Any]]:
     """The Bucket MR and its sub-setting MRs (same name, different kinds, each pointing at it with `bucketRef`):
     Bucket, [BucketVersioning], BucketServerSideEncryptionConfiguration, [BucketLifecycleConfiguration],
     BucketPublicAccessBlock, BucketPolicy (once the region key's ARN is observed). `replica_writer`: the ARN of
-    the only principal that may write objects (a replication destination)."""
+    the only principal that may write objects (a replication destination). `aws_name`: the bucket's name in AWS
+    when it is not the MR's (an adopted bucket)."""
+    aws_name = aws_name or bucket
 
     def sub(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
         return ctx.mr(f"s3/{kind}", bucket, region=r, component=component,
@@ -111,5 +114,5 @@ def hardened_bucket(ctx: RenderContext, r: Region, bucket: str, *, component: st
                                                "ignorePublicAcls": True, "restrictPublicBuckets": True}))
     key_arn = ctx.observed_value("Key", names.kms_key(ctx, r), "arn", needed_by=("BucketPolicy", bucket))
     if key_arn is not None:
-        out.append(sub("BucketPolicy", {"policy": bucket_policy(bucket, r, key_arn, replica_writer)}))
+        out.append(sub("BucketPolicy", {"policy": bucket_policy(aws_name, r, key_arn, replica_writer)}))
     return out

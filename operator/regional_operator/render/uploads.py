@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from . import names
+from .adoption import Blocked
 from .context import Pending, Region, RenderContext, policy_json, ref
 from .storage import ALL_OBJECTS, bucket_arn, hardened_bucket
 
@@ -53,7 +54,8 @@ def bucket(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     a secondary's bucket takes object writes and deletes from the replication role only."""
     # A promoted replica (spec.failover) is no longer a destination and takes the application's writes again.
     writer = replication_role_arn(ctx) if r in replication_targets(ctx) else None
-    return hardened_bucket(ctx, r, names.uploads_bucket(ctx, r), component=COMPONENT, replica_writer=writer)
+    return hardened_bucket(ctx, r, names.uploads_bucket(ctx, r), component=COMPONENT, replica_writer=writer,
+                           aws_name=names.uploads_bucket_name(ctx, r))
 
 
 def replication_targets(ctx: RenderContext) -> tuple[Region, ...]:
@@ -73,13 +75,14 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
     """Role always; RolePolicy and the replication configuration once every key ARN is observed."""
     primary, role = ctx.primary, replication_role_name(ctx)
     source = names.uploads_bucket(ctx, primary)
+    source_name = names.uploads_bucket_name(ctx, primary)
     out = [ctx.mr("iam/Role", role, region=primary, component=COMPONENT, external_name=role, for_provider={
-        "description": f"S3 replication of {source} to the secondary regions",
+        "description": f"S3 replication of {source_name} to the secondary regions",
         "assumeRolePolicy": policy_json([{
             "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
             # S3 assumes the role for this bucket's replication only (confused-deputy guard, S3 replication guide)
             "Condition": {"StringEquals": {"aws:SourceAccount": ctx.spec.aws_account_id},
-                          "ArnEquals": {"aws:SourceArn": bucket_arn(source, primary)}},
+                          "ArnEquals": {"aws:SourceArn": bucket_arn(source_name, primary)}},
         }]),
     })]
     before = len(ctx.pending)
@@ -99,6 +102,8 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
     out.append(policy)
     # S3 refuses a replication configuration unless versioning is enabled on the source and every destination
     # (PutBucketReplication: InvalidRequest), so it waits for each bucket's BucketVersioning to be Ready.
+    if not _adopted_source_replicable(ctx, source):
+        return out
     versioned = [ctx.observed_ready("BucketVersioning", names.uploads_bucket(ctx, r),
                                     needed_by=("BucketReplicationConfiguration", source)) for r in ctx.regions]
     if not all(versioned):
@@ -125,6 +130,33 @@ def replication(ctx: RenderContext) -> list[dict[str, Any]]:
     return out
 
 
+def _adopted_source_replicable(ctx: RenderContext, source: str) -> bool:
+    """An adopted source bucket must be versioned (S3 refuses replication otherwise: PutBucketReplication
+    InvalidRequest) and in Manage (the replication configuration is a setting of the adopted bucket, which Observe
+    never changes). Either missing: Blocked, naming what must change first; nothing is changed silently."""
+    adopted = ctx.adopted.get(("s3/Bucket", source))
+    if adopted is None:
+        return True
+    versioning = ctx.observed.raw_attribute("BucketVersioning", source, "versioningConfiguration")
+    if not isinstance(versioning, dict):  # not reported yet
+        ctx.pending.append(Pending("BucketReplicationConfiguration", source,
+                                   f"BucketVersioning/{source} status.atProvider.versioningConfiguration"))
+        return False
+    status = versioning.get("status")
+    if status != "Enabled":
+        ctx.blocked.append(Blocked("BucketReplicationConfiguration", source, adopted.field, (
+            f"the adopted bucket {adopted.identifier} is not versioned (versioning {status or 'off'}); S3 "
+            "replicates only versioned buckets: enable versioning on it in AWS, or set adopt.uploadsBucket.mode: "
+            "Manage (which enables it)")))
+        return False
+    if adopted.observe_only:
+        ctx.blocked.append(Blocked("BucketReplicationConfiguration", source, adopted.field, (
+            f"replication from the adopted bucket {adopted.identifier} is a setting of that bucket: set "
+            "adopt.uploadsBucket.mode: Manage to add it (Observe changes nothing)")))
+        return False
+    return True
+
+
 def _kms_conditions(r: Region, bucket: str) -> dict[str, Any]:
     """Use the key only through S3 in its region, and only for this bucket's objects (object ARN without bucket
     keys, bucket ARN with them)."""
@@ -136,8 +168,8 @@ def _kms_conditions(r: Region, bucket: str) -> dict[str, Any]:
 def replication_policy(ctx: RenderContext, key_arns: dict[str, str]) -> str:
     """Least privilege for S3 replication: every Resource is an exact bucket, object path or key ARN."""
     primary = ctx.primary
-    source = names.uploads_bucket(ctx, primary)
-    destinations = [(r, names.uploads_bucket(ctx, r)) for r in replication_targets(ctx)]
+    source = names.uploads_bucket_name(ctx, primary)
+    destinations = [(r, names.uploads_bucket_name(ctx, r)) for r in replication_targets(ctx)]
     statements: list[dict[str, Any]] = [
         {"Sid": "ReadSourceReplicationConfiguration", "Effect": "Allow",
          "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": bucket_arn(source, primary)},

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..identity import HASH_ANNOTATION
+from ..render.adoption import ADOPTED_ANNOTATION
 from ..render.observed import OBSERVED_ATTRIBUTES
 
 SPEC_BLOB: Final = "specBlob"  # key of the compressed live spec in a slimmed MR (see slim())
@@ -46,6 +47,13 @@ def _condition(cond: Mapping[str, Any]) -> dict[str, Any]:
     return kept if kept.get("message") else _shared(kept)  # messages vary: not worth a shared copy
 
 
+def _small(value: Any) -> bool:
+    """A scalar, or an object of scalars (a bucket's versioningConfiguration): what an observed attribute may be."""
+    if isinstance(value, dict):
+        return all(isinstance(v, str | int | float | bool) for v in value.values())
+    return isinstance(value, str | int | float | bool)
+
+
 def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     """What the operator keeps of a live MR, for as long as it watches it: exactly what apply, status, outputs,
     the renderer's observed values and deletion read, and no more.
@@ -61,9 +69,13 @@ def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     meta = obj["metadata"]
     kept_meta: dict[str, Any] = {"name": meta["name"], "namespace": sys.intern(str(meta.get("namespace"))),
                                  "labels": _shared(meta.get("labels") or {})}
-    digest = (meta.get("annotations") or {}).get(HASH_ANNOTATION)
+    annotations = meta.get("annotations") or {}
+    digest = annotations.get(HASH_ANNOTATION)
     if digest is not None:
         kept_meta["annotations"] = {HASH_ANNOTATION: digest}
+    adopted = annotations.get(ADOPTED_ANNOTATION)
+    if adopted is not None:  # the few adopted MRs keep their whole atProvider: status reports their drift from it
+        kept_meta.setdefault("annotations", {})[ADOPTED_ANNOTATION] = adopted
     for name in ("generation", "resourceVersion", "deletionTimestamp"):
         if meta.get(name) is not None:
             kept_meta[name] = meta[name]
@@ -71,8 +83,8 @@ def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     conditions = status.get("conditions") or []
     kept_status: dict[str, Any] = {
         "conditions": [_condition(c) for c in conditions],
-        "atProvider": {k: v for k, v in (status.get("atProvider") or {}).items()
-                       if k in OBSERVED_ATTRIBUTES and isinstance(v, str)},
+        "atProvider": dict(status.get("atProvider") or {}) if adopted is not None else {
+            k: v for k, v in (status.get("atProvider") or {}).items() if k in OBSERVED_ATTRIBUTES and _small(v)},
     }
     spec = obj.get("spec") or {}
     out: dict[str, Any] = {"apiVersion": sys.intern(str(obj["apiVersion"])), "kind": sys.intern(str(obj["kind"])),
