@@ -22,8 +22,8 @@ from devtools import processes
 from tests.provider.emulator import ACCESS_KEY, SECRET_KEY
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO / "tests" / "controlplane" / "build_provider.sh"
-TOOLS = REPO / "tests" / "controlplane" / "tools" / "provider"
+BUILD_SCRIPT = REPO / "devtools" / "controlplane" / "build_provider.sh"
+TOOLS = REPO / "devtools" / "controlplane" / "tools" / "provider"
 MODULE = "github.com/upbound/provider-aws/v2"
 ENV_BIN = "REGIONAL_OPERATOR_PROVIDER_BIN"
 
