@@ -6,7 +6,6 @@ instructions, so CI (CI=true) fails loudly. Deselect them explicitly with ``-m "
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterator
 
@@ -20,6 +19,7 @@ from devtools.controlplane import (
     install_project_crds,
 )
 from devtools.controlplane import crds as crd_helpers
+from devtools.controlplane.namespaces import ephemeral_namespace
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,11 +73,8 @@ def project_crds(control_plane: ControlPlane) -> list[str]:
 @pytest.fixture
 def namespace(control_plane: ControlPlane) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards (asynchronously: the namespace controller empties it)."""
-    name = f"test-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", name)
-    control_plane.kubectl("label", "namespace", name, "regional-operator.test/ephemeral=true")
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+    with ephemeral_namespace(control_plane) as name:
+        yield name
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -7,13 +7,13 @@ by test_crd_admission."""
 from __future__ import annotations
 
 import copy
-import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from devtools.controlplane import ControlPlane
+from devtools.controlplane.namespaces import ephemeral_namespace
 from tests.cluster.test_crd_admission import CRD_NAME, TWO_REGION, dry_run
 from tests.cluster.test_crd_transitions import Stored, _region, stored  # noqa: F401 - the stored-object fixture
 from tests.unit.render.test_adoption import adopt_all
@@ -25,11 +25,8 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture(scope="module")
 def ns(control_plane: ControlPlane, project_crds: list[str]) -> Iterator[str]:
     assert CRD_NAME in project_crds
-    name = f"rd-adopt-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", name)
-    control_plane.kubectl("label", "namespace", name, "regional-operator.test/ephemeral=true")
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+    with ephemeral_namespace(control_plane, "rd-adopt") as name:
+        yield name
 
 
 def adopted_example() -> dict[str, Any]:

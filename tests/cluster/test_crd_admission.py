@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from regional_operator.render.context import Pending
 from regional_operator.spec import parse_spec
 
 from devtools.controlplane import ControlPlane, wait_for
+from devtools.controlplane.namespaces import ephemeral_namespace
 from tests.unit.test_bad_input import InvalidCase, cases, field_matches
 from tests.unit.test_crd_schema import EXAMPLES, cel_rules, example, ten_regions
 
@@ -45,11 +45,8 @@ def crd(control_plane: ControlPlane, project_crds: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def ns(control_plane: ControlPlane, crd: str) -> Iterator[str]:
-    name = f"rd-admission-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", name)
-    control_plane.kubectl("label", "namespace", name, "regional-operator.test/ephemeral=true")
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+    with ephemeral_namespace(control_plane, "rd-admission") as name:
+        yield name
 
 
 def dry_run(cp: ControlPlane, obj: dict[str, Any], ns: str) -> tuple[dict[str, Any] | None, str]:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from devtools.controlplane import ControlPlane
+from devtools.controlplane.namespaces import ephemeral_namespace
 from tests.cluster.test_crd_admission import CEL_FAILURES, TWO_REGION, dry_run
 from tests.unit.render.conftest import certificate_of
 from tests.unit.test_crd_schema import example
@@ -31,11 +32,8 @@ Edit = Callable[[dict[str, Any]], None]
 @pytest.fixture(scope="module")
 def ns(control_plane: ControlPlane, project_crds: list[str]) -> Iterator[str]:
     assert CRD_NAME in project_crds
-    name = f"rd-transitions-{secrets.token_hex(4)}"
-    control_plane.kubectl("create", "namespace", name)
-    control_plane.kubectl("label", "namespace", name, "regional-operator.test/ephemeral=true")
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+    with ephemeral_namespace(control_plane, "rd-transitions") as name:
+        yield name
 
 
 def _apply(cp: ControlPlane, obj: dict[str, Any], ns: str) -> tuple[bool, str]:

@@ -16,6 +16,19 @@ pytestmark = pytest.mark.cluster
 WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
 
 
+def _settled(env: Env, timeout: float = 240.0) -> None:
+    """Wait until no namespace is being deleted. The write counters are the API server's, cluster-wide: an earlier
+    test's namespace emptied by the namespace controller (hundreds of MR deletes and finalizer patches) would count
+    as writes of this deployment's quiet window."""
+    deadline = time.monotonic() + timeout
+    while True:
+        phases = [n["status"].get("phase") for n in env.cp.kubectl_json("get", "namespaces")["items"]]
+        if "Terminating" not in phases:
+            return
+        assert time.monotonic() < deadline, f"namespaces still terminating after {timeout:.0f}s"
+        time.sleep(1)
+
+
 def _writes(env: Env) -> float:
     """Writes to our CR (incl. status) and to every MR group, summed over verbs."""
     total = 0.0
@@ -41,6 +54,7 @@ def test_noop_resync_makes_zero_writes(env: Env) -> None:
     env.apply(cr)
     env.wait_condition(cr["metadata"]["name"], "Ready", "True", timeout=180)
     time.sleep(2)  # let the last status write and simulator updates settle
+    _settled(env)
     writes_before, passes_before = _writes(env), _reconciles(metrics_port)
     time.sleep(5)
     writes_after, passes_after = _writes(env), _reconciles(metrics_port)

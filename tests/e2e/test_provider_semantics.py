@@ -20,7 +20,7 @@ from devtools.processes import free_port
 from devtools.simulator import FIELD_MANAGER, facts
 from devtools.simulator.references import EXTERNAL_NAME, containers, extract, references
 from tests.e2e.conftest import Env, load_example
-from tests.e2e.test_api_cost import _reconciles, _writes
+from tests.e2e.test_api_cost import _reconciles, _settled, _writes
 
 pytestmark = pytest.mark.cluster
 
@@ -59,6 +59,7 @@ def test_a_ready_deployment_is_quiet_and_keeps_the_providers_fields(env: Env) ->
     env.wait_condition(name, "Ready", "True", timeout=300)
     time.sleep(2)  # the last status write and simulator updates settle
     before = env.mrs(name)
+    _settled(env)
     writes_before, passes_before = _writes(env), _reconciles(metrics_port)
     time.sleep(QUIET_SECONDS)
     writes_after, passes_after = _writes(env), _reconciles(metrics_port)
