@@ -63,7 +63,11 @@ def cr_with_regions(n: int, name: str, namespace: str, suffix: str = "prod") -> 
     cr["metadata"] = {"name": name, "namespace": namespace}
     cr["spec"]["environmentSuffix"] = suffix
     base = {r["name"]: r for r in cr["spec"]["regions"]}
-    cr["spec"]["regions"] = [base.get(region, {"name": region, "vpcCidr": cidr}) for region, cidr in REGION_POOL[:n]]
+    account = cr["spec"]["awsAccountId"]
+    # an added region serves HTTPS like the example's (production): with an ACM certificate of its own region
+    cr["spec"]["regions"] = [base.get(region, {"name": region, "vpcCidr": cidr,
+                                               "certificateArn": f"arn:aws:acm:{region}:{account}:certificate/bench"})
+                             for region, cidr in REGION_POOL[:n]]
     return cr
 
 
