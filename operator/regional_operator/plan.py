@@ -32,7 +32,7 @@ import yaml
 from .defaults import load_defaults
 from .documents import load_documents, optional_artifact
 from .errors import DefaultsError, SpecValidationError
-from .identity import MRKey, key_of
+from .identity import MRKey, controlling_deployment, key_of
 from .kube import FIELD_MANAGER
 from .reconcile.adoption import setting_differences
 from .reconcile.apply import with_ownership
@@ -171,8 +171,7 @@ def _live_mrs(kubectl: Kubectl, namespace: str, name: str, uid: str | None) -> l
                                    "-o", "json")).get("items") or []
     if uid is None:
         return list(items)
-    return [o for o in items if any(ref.get("uid") == uid and ref.get("controller")
-                                    for ref in o["metadata"].get("ownerReferences") or [])]
+    return [o for o in items if (found := controlling_deployment(o)) is not None and found[1] == uid]
 
 
 def _strip(obj: Mapping[str, Any]) -> dict[str, Any]:
