@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from regional_operator.render.kinds import KINDS
+from regional_operator.render.kinds import kubectl_resources
 
 ACCOUNT_ID: Final = "123456789012"
 
 # `kubectl get` argument naming every MR kind the renderer emits (plural.group, comma-separated).
-MR_KINDS: Final = ",".join(sorted({f"{k.plural}.{k.group}" for k in KINDS.values()}))
+MR_KINDS: Final = kubectl_resources()
 
 
 def plausible_status(mr: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from .reconcile.adoption import setting_differences
 from .reconcile.apply import with_ownership
 from .render import RenderResult, render
 from .render.context import LABEL_COMPONENT, LABEL_DEPLOYMENT, LABEL_REGION
-from .render.kinds import KINDS
+from .render.kinds import kubectl_resources
 from .render.observed import Observed
 from .spec import parse_deployment
 
@@ -166,7 +166,7 @@ def report(plan: Plan) -> str:
 
 def _live_mrs(kubectl: Kubectl, namespace: str, name: str, uid: str | None) -> list[dict[str, Any]]:
     """Every MR of this deployment: by the deployment label, and (when the CR exists) controlled by it."""
-    kinds = ",".join(sorted(f"{k.plural}.{k.group}" for k in KINDS.values()))
+    kinds = kubectl_resources()
     items = json.loads(kubectl.run("get", kinds, "-n", namespace, "-l", f"{LABEL_DEPLOYMENT}={name}",
                                    "-o", "json")).get("items") or []
     if uid is None:

@@ -106,3 +106,9 @@ BY_API_KIND: Final[dict[tuple[str, str], Kind]] = {(k.api_version, k.kind): k fo
 def kind(key: str) -> Kind:
     """Look up a kind by `service/Kind`; a KeyError here is a programming error in a builder."""
     return KINDS[key]
+
+
+def kubectl_resources() -> str:
+    """Every kind above as one `kubectl get` argument (plural.group, comma-separated): the plan command and the
+    development tools list a deployment's MRs with it."""
+    return ",".join(sorted(f"{k.plural}.{k.group}" for k in KINDS.values()))
