@@ -32,6 +32,7 @@ from devtools.controlplane import (
     wait_for,
 )
 from devtools.controlplane.crds import established_crds, install_crds, manifest_files
+from devtools.controlplane.namespaces import ephemeral_namespace, release_stuck_namespaces
 
 pytestmark = pytest.mark.cluster
 
@@ -304,6 +305,20 @@ def test_failed_start_reports_the_log_and_cleans_up(tmp_path: Path, control_plan
     tmp_dir = Path(log.group(1)).parent
     assert not tmp_dir.exists()
     assert _processes_mentioning(str(tmp_dir)) == []  # etcd, started first, was stopped too
+
+
+def test_a_test_namespace_held_by_a_finalizer_is_released(
+        control_plane: ControlPlane, crossplane_crds: list[str]) -> None:
+    """An MR whose provider stand-in stopped keeps its namespace Terminating forever; the release drops what holds
+    it, only in namespaces labelled as a test's, and the namespace is then gone."""
+    with ephemeral_namespace(control_plane, "stuck") as ns:
+        held = {**vpc("held", ns), "metadata": {"name": "held", "namespace": ns, "finalizers": ["test/held"]}}
+        apply(control_plane, held)
+    wait_for(lambda: "NamespaceContentRemaining" in json.dumps(
+        control_plane.kubectl_json("get", "namespace", ns).get("status", {})), timeout=60, what="namespace stuck")
+    released = release_stuck_namespaces(control_plane)
+    assert f"{ns}/vpc.ec2.aws.m.upbound.io/held" in released
+    wait_for(lambda: not exists(control_plane, "namespace", ns), timeout=60, what="released namespace deleted")
 
 
 @pytest.mark.restarts_apiserver

@@ -14,6 +14,7 @@ import yaml
 
 from devtools import processes
 from devtools.controlplane import ControlPlane
+from devtools.controlplane.namespaces import release_stuck_namespaces
 from devtools.stand_in import MR_KINDS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,7 +97,7 @@ class Env:
         """Leave nothing behind that keeps writing: a namespace deleted after the simulator stopped would hold
         its MRs' finalizers forever, and the namespace controller's retries would pollute later tests' request
         counts. So: stop the operator, release the CRs' finalizers, delete the namespace while the simulator
-        still answers for the MRs, then stop the simulator."""
+        still answers for the MRs, then stop the simulator and release what it left."""
         if self.operator is not None:
             self.operator.cleanup()
         names = self.cp.kubectl("get", "regionaldeployments.platform.regional.io", "-n", self.ns, "-o", "name",
@@ -107,6 +108,7 @@ class Env:
         if self.simulator is not None:
             self.cp.kubectl("delete", "namespace", self.ns, "--wait=true", "--timeout=90s", check=False, timeout=120)
             self.simulator.cleanup()
+        release_stuck_namespaces(self.cp)  # what the simulator did not finish before it stopped
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import urllib.request
 
 import pytest
 
+from devtools.controlplane.namespaces import wait_no_terminating_namespace
 from devtools.processes import free_port
 from tests.e2e.conftest import Env, load_example
 
@@ -17,16 +18,9 @@ WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"}
 
 
 def _settled(env: Env, timeout: float = 240.0) -> None:
-    """Wait until no namespace is being deleted. The write counters are the API server's, cluster-wide: an earlier
-    test's namespace emptied by the namespace controller (hundreds of MR deletes and finalizer patches) would count
-    as writes of this deployment's quiet window."""
-    deadline = time.monotonic() + timeout
-    while True:
-        phases = [n["status"].get("phase") for n in env.cp.kubectl_json("get", "namespaces")["items"]]
-        if "Terminating" not in phases:
-            return
-        assert time.monotonic() < deadline, f"namespaces still terminating after {timeout:.0f}s"
-        time.sleep(1)
+    """No namespace being deleted: the write counters are the API server's, cluster-wide (see
+    wait_no_terminating_namespace)."""
+    wait_no_terminating_namespace(env.cp, timeout)
 
 
 def _writes(env: Env) -> float:
