@@ -82,6 +82,17 @@ DB_IDENTIFIER_PATTERN: Final = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"  # and no "-
 DB_RESOURCE_ID_PATTERN: Final = r"^db-[A-Z0-9]{10,32}$"
 BUCKET_NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 TABLE_NAME_PATTERN: Final = r"^[a-zA-Z0-9_.-]{3,255}$"
+# https://sqs.<region>.amazonaws.com/<account>/<name>: the URL is the provider's external name of a queue
+QUEUE_URL_PATTERN: Final = r"^https://sqs\.[a-z0-9-]+\.amazonaws\.com/[0-9]{12}/[a-zA-Z0-9_-]{1,80}$"
+FUNCTION_NAME_PATTERN: Final = r"^[a-zA-Z0-9_-]{1,64}$"
+ESM_UUID_PATTERN: Final = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+ALB_ARN_PATTERN: Final = (r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:loadbalancer/app/"
+                          r"[a-zA-Z0-9-]{1,32}/[0-9a-f]{16}$")
+LISTENER_ARN_PATTERN: Final = (r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:listener/app/"
+                               r"[a-zA-Z0-9-]{1,32}/[0-9a-f]{16}/[0-9a-f]{16}$")
+ECS_NAME_PATTERN: Final = r"^[a-zA-Z0-9_-]{1,255}$"
+TOPIC_ARN_PATTERN: Final = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[a-zA-Z0-9_-]{1,256}$"
+PARAMETER_PATH_PATTERN: Final = r"^(/[a-zA-Z0-9_.-]+)+/$"
 
 
 class _Adopted(_Model):
@@ -122,6 +133,61 @@ class AdoptedTable(_Adopted):
     name: str = Field(pattern=TABLE_NAME_PATTERN)
 
 
+class AdoptedQueues(_Adopted):
+    """The payments queue and its dead-letter queue, by URL (what the provider knows a queue by)."""
+
+    queue_url: str = Field(pattern=QUEUE_URL_PATTERN)
+    dead_letter_queue_url: str = Field(pattern=QUEUE_URL_PATTERN)
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue_url.rsplit("/", 1)[1]
+
+    @property
+    def dead_letter_queue_name(self) -> str:
+        return self.dead_letter_queue_url.rsplit("/", 1)[1]
+
+
+class AdoptedFunction(_Adopted):
+    """The payments processor. Its trigger from the queue (an event source mapping, known by its UUID) is adopted
+    with it when given; without it no second mapping is made while the function is observed."""
+
+    name: str = Field(pattern=FUNCTION_NAME_PATTERN)
+    event_source_mapping_uuid: str | None = Field(default=None, pattern=ESM_UUID_PATTERN)
+
+
+class AdoptedLoadBalancer(_Adopted):
+    """The ALB by ARN, and its listeners by ARN when it has them (a second listener on a port is refused)."""
+
+    arn: str = Field(pattern=ALB_ARN_PATTERN)
+    https_listener_arn: str | None = Field(default=None, pattern=LISTENER_ARN_PATTERN)
+    http_listener_arn: str | None = Field(default=None, pattern=LISTENER_ARN_PATTERN)
+
+    @property
+    def name(self) -> str:
+        """loadbalancer/app/<name>/<id>: the name AWS gave it (ForceNew, so Manage must keep it)."""
+        return self.arn.split("/")[-2]
+
+
+class AdoptedEcs(_Adopted):
+    cluster_name: str = Field(pattern=ECS_NAME_PATTERN)
+    service_name: str | None = Field(default=None, pattern=ECS_NAME_PATTERN)
+
+
+class AdoptedTopic(_Adopted):
+    arn: str = Field(pattern=TOPIC_ARN_PATTERN)
+
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit(":", 1)[1]
+
+
+class AdoptedParameters(_Adopted):
+    """The Parameter Store path the region's payments configuration lives under (ends in /)."""
+
+    path: str = Field(pattern=PARAMETER_PATH_PATTERN, max_length=900)
+
+
 class AdoptSpec(_Model):
     """Existing AWS resources of one region taken over instead of created (docs/migration.md)."""
 
@@ -132,6 +198,12 @@ class AdoptSpec(_Model):
     uploads_bucket: AdoptedBucket | None = None
     sessions_table: AdoptedTable | None = None
     ledger_table: AdoptedTable | None = None
+    queues: AdoptedQueues | None = None
+    payments_function: AdoptedFunction | None = None
+    load_balancer: AdoptedLoadBalancer | None = None
+    ecs: AdoptedEcs | None = None
+    alarm_topic: AdoptedTopic | None = None
+    parameters: AdoptedParameters | None = None
 
 
 class RegionSpec(_Model):
@@ -207,7 +279,7 @@ class RegionalDeploymentSpec(_Model):
     cost_center: str = Field(min_length=1, max_length=128)
     provider_config_ref: ProviderConfigRef = ProviderConfigRef()
     lifecycle: Literal["Delete", "Retain"] = "Delete"
-    regions: list[RegionSpec] = Field(min_length=2, max_length=10)  # the CRD's maxItems (bounds CEL cost)
+    regions: list[RegionSpec] = Field(min_length=1, max_length=10)  # the CRD's maxItems (bounds CEL cost)
     database: DatabaseSpec = DatabaseSpec()
     payments: PaymentsSpec = PaymentsSpec()
     failover: FailoverSpec | None = None

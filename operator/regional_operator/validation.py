@@ -32,7 +32,7 @@ from .thresholds import RDS_CONNECTIONS, RDS_CONNECTIONS_PERCENT_OF_MAX, THRESHO
 
 if TYPE_CHECKING:
     from .defaults import RegionSettings
-    from .spec import RegionalDeploymentSpec, RegionSpec
+    from .spec import AdoptSpec, RegionalDeploymentSpec, RegionSpec
 
 RFC1918: Final = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 # The VPC is carved into 8 equal blocks (3 public, 3 private, 2 spare): /16../24 leaves subnets AWS accepts
@@ -136,9 +136,42 @@ def _check_adopt(spec: RegionalDeploymentSpec, index: int, region: RegionSpec) -
         if arn.split(":")[4] != spec.aws_account_id:
             raise SpecValidationError(f"{at}.kmsKey.arn", f"{arn} is not in account {spec.aws_account_id} "
                                       "(spec.awsAccountId)")
+    for field, arn in _adopted_arns(adopt):
+        if certificate_region(arn) != region.name:
+            raise SpecValidationError(f"{at}.{field}", f"{arn} is in region {certificate_region(arn)}, not "
+                                      f"{region.name}: an adopted resource belongs to the region that adopts it")
+        if arn.split(":")[4] != spec.aws_account_id:
+            raise SpecValidationError(f"{at}.{field}", f"{arn} is not in account {spec.aws_account_id} "
+                                      "(spec.awsAccountId)")
+    if adopt.queues is not None:
+        for field, url in (("queues.queueUrl", adopt.queues.queue_url),
+                           ("queues.deadLetterQueueUrl", adopt.queues.dead_letter_queue_url)):
+            if not url.startswith(f"https://sqs.{region.name}.amazonaws.com/{spec.aws_account_id}/"):
+                raise SpecValidationError(f"{at}.{field}", f"{url} must be a queue of this region and account "
+                                          f"(https://sqs.{region.name}.amazonaws.com/{spec.aws_account_id}/<name>)")
+        if adopt.queues.queue_url == adopt.queues.dead_letter_queue_url:
+            raise SpecValidationError(f"{at}.queues.deadLetterQueueUrl", "must differ from queueUrl (a queue cannot "
+                                      "be its own dead-letter queue)")
+    lb = adopt.load_balancer
+    if lb is not None:
+        prefix = lb.arn.replace(":loadbalancer/", ":listener/", 1) + "/"
+        for field, listener in (("httpsListenerArn", lb.https_listener_arn), ("httpListenerArn", lb.http_listener_arn)):
+            if listener is not None and not listener.startswith(prefix):
+                raise SpecValidationError(f"{at}.loadBalancer.{field}", f"{listener} is not a listener of "
+                                          f"{lb.arn} (its ARN starts {prefix})")
     if (adopt.sessions_table or adopt.ledger_table) and not region.primary:
         raise SpecValidationError(f"{at}", "sessionsTable and ledgerTable can be adopted only on the primary region "
                                   "(the global tables live there; the other regions hold replicas)")
+
+
+def _adopted_arns(adopt: AdoptSpec) -> list[tuple[str, str]]:
+    """(field under adopt, ARN) of the adopted ARNs other than the key's (which has its own message)."""
+    out = []
+    if adopt.load_balancer is not None:
+        out.append(("loadBalancer.arn", adopt.load_balancer.arn))
+    if adopt.alarm_topic is not None:
+        out.append(("alarmTopic.arn", adopt.alarm_topic.arn))
+    return out
 
 
 def adopted_identifiers(region: RegionSpec) -> list[tuple[str, str]]:
@@ -155,6 +188,8 @@ def adopted_identifiers(region: RegionSpec) -> list[tuple[str, str]]:
         out.append(("database.resourceId", adopt.database.resource_id))
     if adopt.uploads_bucket:
         out.append(("uploadsBucket.name", adopt.uploads_bucket.name))
+    # Queues, functions, load balancers, ECS clusters, topics and parameters are regional: the same name in two
+    # regions is two resources, and the URL/ARN rules above already tie each to the region that adopts it.
     return out
 
 

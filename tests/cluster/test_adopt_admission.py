@@ -17,6 +17,7 @@ from devtools.controlplane.namespaces import ephemeral_namespace
 from tests.cluster.test_crd_admission import CRD_NAME, TWO_REGION, dry_run
 from tests.cluster.test_crd_transitions import Stored, _region, stored  # noqa: F401 - the stored-object fixture
 from tests.unit.render.test_adoption import adopt_all
+from tests.unit.render.test_adoption_services import QUEUE_URL, adopt_services
 from tests.unit.test_crd_schema import example
 
 pytestmark = pytest.mark.cluster
@@ -31,7 +32,7 @@ def ns(control_plane: ControlPlane, project_crds: list[str]) -> Iterator[str]:
 
 def adopted_example() -> dict[str, Any]:
     cr = example(TWO_REGION)
-    _region(cr, "us-east-1")["adopt"] = adopt_all()
+    _region(cr, "us-east-1")["adopt"] = adopt_all() | adopt_services()
     return cr
 
 
@@ -41,7 +42,8 @@ def test_adoption_is_admitted_with_observe_and_orphan_defaults(control_plane: Co
     adopt = _region(obj, "us-east-1")["adopt"]
     assert adopt["deletion"] == "Orphan"
     assert {adopt[c]["mode"] for c in ("vpc", "kmsKey", "database", "uploadsBucket", "sessionsTable",
-                                        "ledgerTable")} == {"Observe"}
+                                        "ledgerTable", "queues", "paymentsFunction", "loadBalancer", "ecs",
+                                        "alarmTopic", "parameters")} == {"Observe"}
 
 
 def _edit(region: str, change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
@@ -60,6 +62,12 @@ def _edit(region: str, change: Callable[[dict[str, Any]], None]) -> Callable[[di
     (lambda r: r["adopt"]["uploadsBucket"].__setitem__("name", "another-bucket"),
      "spec.regions[0].adopt.uploadsBucket.name", "is immutable"),
     (lambda r: r["adopt"].pop("kmsKey"), "spec.regions[0].adopt.kmsKey", "can be set only when the region is added"),
+    (lambda r: r["adopt"]["queues"].__setitem__("queueUrl", QUEUE_URL + "-2"),
+     "spec.regions[0].adopt.queues.queueUrl", "is immutable"),
+    (lambda r: r["adopt"]["loadBalancer"].__setitem__("arn", r["adopt"]["loadBalancer"]["arn"][:-1] + "0"),
+     "spec.regions[0].adopt.loadBalancer.arn", "is immutable"),
+    (lambda r: r["adopt"].pop("paymentsFunction"), "spec.regions[0].adopt.paymentsFunction",
+     "can be set only when the region is added"),
 ])
 def test_changing_an_adopted_identifier_on_a_live_object_is_refused(
         stored: Callable[[dict[str, Any]], Stored], change: Callable[[dict[str, Any]], None],  # noqa: F811

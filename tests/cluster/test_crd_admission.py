@@ -137,7 +137,7 @@ def test_explain_shows_the_descriptions(control_plane: ControlPlane, crd: str) -
         return " ".join(proc.stdout.split()) if proc.returncode == 0 else ""
 
     text = wait_for(explain, timeout=60, what="the CRD's OpenAPI schema to be published")
-    assert "The AWS regions, 2 to 10, each named once" in text
+    assert "The AWS regions, 1 to 10, each named once" in text
     for field, words in (("vpcCidr", "IPv4 CIDR of the region's VPC"), ("primary", "Default: false"),
                          ("availabilityZones", "Exactly 3 distinct availability zones"),
                          ("wafBlockedCountries", "ISO 3166-1 alpha-2")):

@@ -35,6 +35,8 @@ FULL_MANAGEMENT: Final = ["*"]
 BUCKET_SETTINGS: Final = ("s3/BucketVersioning", "s3/BucketServerSideEncryptionConfiguration",
                           "s3/BucketLifecycleConfiguration", "s3/BucketPublicAccessBlock", "s3/BucketPolicy",
                           "s3/BucketReplicationConfiguration")
+# Entry = (kind key as in render/kinds.py, MR name, field under adopt, identifier, mode, external name, setting)
+_Entry = tuple[str, str, str, str, str, str, bool]
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,31 @@ def index(ctx: RenderContext) -> dict[tuple[str, str], Adopted]:
         if region_spec.adopt is None:
             continue
         at = f"spec.regions[{r.index}].adopt"
-        for key, name, field, identifier, mode, external in _entries(ctx, r, region_spec.adopt):
+        entries = [(*e, e[0] in BUCKET_SETTINGS) for e in _entries(ctx, r, region_spec.adopt)]
+        for key, name, field, identifier, mode, external, setting in entries + _settings(ctx, r, region_spec.adopt):
             out[(key, name)] = Adopted(f"{at}.{field}", identifier, external, mode, region_spec.adopt.deletion,
-                                       setting=key in BUCKET_SETTINGS)
+                                       setting=setting)
+    return out
+
+
+def _settings(ctx: RenderContext, r: Region, adopt: AdoptSpec) -> list[_Entry]:
+    """Resources that belong to an adopted one and that it may not have yet (setting=True: Manage may create them,
+    their absence in Observe is drift): a function's own log group (Lambda makes /aws/lambda/<name> on first
+    use), a topic's policy (known by the topic ARN), the parameters under an adopted path (known by their name)."""
+    out: list[_Entry] = []
+    if adopt.payments_function is not None:
+        fn = adopt.payments_function
+        group = f"/aws/lambda/{fn.name}"
+        out.append(("cloudwatchlogs/Group", names.payments_log_group(ctx, r), "paymentsFunction.name", fn.name,
+                    fn.mode, group, True))
+    if adopt.alarm_topic is not None:
+        topic = adopt.alarm_topic
+        out.append(("sns/TopicPolicy", names.alarm_topic_policy(ctx, r), "alarmTopic.arn", topic.arn,
+                    topic.mode, topic.arn, True))
+    if adopt.parameters is not None:
+        params = adopt.parameters
+        out += [("ssm/Parameter", names.parameter(ctx, r, part), "parameters.path", params.path, params.mode,
+                 f"{params.path}{key}", True) for key, part in names.PAYMENT_PARAMETERS.items()]
     return out
 
 
@@ -116,6 +140,36 @@ def _entries(ctx: RenderContext, r: Region, adopt: AdoptSpec) -> list[tuple[str,
                                ("ledgerTable", adopt.ledger_table, names.ledger_table(ctx))):
         if table is not None:
             out.append(("dynamodb/Table", name, f"{field}.name", table.name, table.mode, table.name))
+    if adopt.queues is not None:
+        q = adopt.queues
+        out += [("sqs/Queue", names.queue(ctx, r), "queues.queueUrl", q.queue_url, q.mode, q.queue_url),
+                ("sqs/Queue", names.dead_letter_queue(ctx, r), "queues.deadLetterQueueUrl", q.dead_letter_queue_url,
+                 q.mode, q.dead_letter_queue_url)]
+    if adopt.payments_function is not None:
+        fn = adopt.payments_function
+        out.append(("lambda/Function", names.lambda_function(ctx, r), "paymentsFunction.name", fn.name, fn.mode,
+                    fn.name))
+        if fn.event_source_mapping_uuid:
+            out.append(("lambda/EventSourceMapping", names.event_source_mapping(ctx, r),
+                        "paymentsFunction.eventSourceMappingUuid", fn.event_source_mapping_uuid, fn.mode,
+                        fn.event_source_mapping_uuid))
+    if adopt.load_balancer is not None:
+        lb = adopt.load_balancer
+        out.append(("elbv2/LB", names.alb(ctx, r), "loadBalancer.arn", lb.arn, lb.mode, lb.arn))
+        for field, listener, name in (("httpsListenerArn", lb.https_listener_arn, names.listener_https(ctx, r)),
+                                      ("httpListenerArn", lb.http_listener_arn, names.listener_http(ctx, r))):
+            if listener:
+                out.append(("elbv2/LBListener", name, f"loadBalancer.{field}", listener, lb.mode, listener))
+    if adopt.ecs is not None:
+        ecs = adopt.ecs
+        out.append(("ecs/Cluster", names.ecs_cluster(ctx, r), "ecs.clusterName", ecs.cluster_name, ecs.mode,
+                    ecs.cluster_name))
+        if ecs.service_name:
+            out.append(("ecs/Service", names.ecs_service(ctx, r), "ecs.serviceName", ecs.service_name, ecs.mode,
+                        ecs.service_name))
+    if adopt.alarm_topic is not None:
+        topic = adopt.alarm_topic
+        out.append(("sns/Topic", names.alarm_topic(ctx, r), "alarmTopic.arn", topic.arn, topic.mode, topic.name))
     return out
 
 

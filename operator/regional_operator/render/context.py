@@ -175,6 +175,11 @@ class RenderContext:
                     f"is {r.vpc_cidr}, but the adopted VPC {self.adopted[('ec2/VPC', vpc)].identifier} has CIDR "
                     f"{real}: set vpcCidr to {real} (AWS cannot change a VPC's primary CIDR)")
 
+    def observe_only(self, key: str, name: str) -> bool:
+        """Whether the MR stands for an existing resource that is only observed (adopt mode Observe)."""
+        adopted = self.adopted.get((key, name))
+        return adopted is not None and adopted.observe_only
+
     def adopted_cidr_known(self, r: Region, *, needed_by: tuple[str, str]) -> bool:
         """Whether `r`'s VPC CIDR is known for certain: always for a VPC we create, for an adopted one once the
         provider reported it (until then what needs it, a peer's route, waits: a Pending)."""

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from ..aws_facts import ALB_TLS_POLICY, WAF_MANAGED_RULE_GROUPS
 from . import names
-from .context import Region, RenderContext, compact_json, each_region, ref
+from .context import Pending, Region, RenderContext, compact_json, each_region, ref
 from .logging import ALB_LOGS_PREFIX, alb_logs_bucket
 
 COMPONENT: Final = "edge"
@@ -69,8 +69,24 @@ def waf_rules(r: Region) -> list[dict[str, Any]]:
 
 def forwarding_listener(ctx: RenderContext, r: Region) -> str | None:
     """The listener that forwards to the target group: the HTTPS one, with a certificate. Without one nothing
-    forwards (the HTTP listener refuses), so the target group stays unattached (None)."""
-    return ctx.names.regional("listener-https", r.name) if r.certificate_arn else None
+    forwards (the HTTP listener refuses), so the target group stays unattached (None). Nor does an adopted listener
+    that is only observed (it forwards where the estate set it to), or one not rendered at all (see _listeners)."""
+    if not r.certificate_arn:
+        return None
+    https = names.listener_https(ctx, r)
+    if ctx.observe_only("elbv2/LBListener", https) or not _listener_rendered(ctx, r, https):
+        return None
+    return https
+
+
+def _lb_observed_only(ctx: RenderContext, r: Region) -> bool:
+    return ctx.observe_only("elbv2/LB", names.alb(ctx, r))
+
+
+def _listener_rendered(ctx: RenderContext, r: Region, listener: str) -> bool:
+    """An observed-only adopted ALB gets no listener of ours beside its own (AWS refuses a second listener on a
+    port, and a new one would change what it serves): only the listeners adopted with it are rendered."""
+    return not _lb_observed_only(ctx, r) or ("elbv2/LBListener", listener) in ctx.adopted
 
 
 def _forward(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
@@ -81,14 +97,16 @@ def _listeners(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     """HTTPS + redirecting HTTP with a certificate; without one only an HTTP listener that refuses (fixed 403).
     The HTTP listener keeps its name in both shapes, so adding a certificate later updates it in place."""
     lb = ref(names.alb(ctx, r))
-    http_name = ctx.names.regional("listener-http", r.name)
+    http_name = names.listener_http(ctx, r)
     cert = r.certificate_arn
     if cert is None:
+        if not _listener_rendered(ctx, r, http_name):
+            return []
         return [ctx.mr("elbv2/LBListener", http_name, region=r, component=COMPONENT, for_provider={
             "loadBalancerArnRef": lb, "port": 80, "protocol": "HTTP",
             "defaultAction": [{"type": "fixed-response", "fixedResponse": dict(HTTPS_REQUIRED)}],
         })]
-    https = ctx.mr("elbv2/LBListener", ctx.names.regional("listener-https", r.name), region=r, component=COMPONENT,
+    https = ctx.mr("elbv2/LBListener", names.listener_https(ctx, r), region=r, component=COMPONENT,
                    for_provider={
                        "loadBalancerArnRef": lb, "port": 443, "protocol": "HTTPS", "certificateArn": cert,
                        "sslPolicy": TLS_POLICY, "defaultAction": _forward(ctx, r),
@@ -98,7 +116,7 @@ def _listeners(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "defaultAction": [{"type": "redirect",
                            "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}],
     })
-    return [https, redirect]
+    return [mr for mr in (https, redirect) if _listener_rendered(ctx, r, mr["metadata"]["name"])]
 
 
 def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
@@ -106,7 +124,7 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     waf = names.waf(ctx, r)
     out = [
         ctx.mr("elbv2/LB", alb, region=r, component=COMPONENT, for_provider={
-            "name": alb,
+            "name": names.alb_name(ctx, r),
             "loadBalancerType": "application",
             "internal": False,
             "ipAddressType": "ipv4",
@@ -151,6 +169,11 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         }),
     ]
     association = ctx.names.regional("waf-alb", r.name)
+    if _lb_observed_only(ctx, r):
+        # AssociateWebACL replaces whatever WebACL the ALB has: an observed ALB keeps the estate's until Manage.
+        ctx.pending.append(Pending("WebACLAssociation", association, "adopt.loadBalancer mode Manage (the "
+                                   "observed ALB keeps its own WebACL)"))
+        return out
     lb_arn = ctx.observed_value("LB", alb, "arn", needed_by=("WebACLAssociation", association))
     if lb_arn:
         out.append(ctx.mr("wafv2/WebACLAssociation", association, region=r, component=COMPONENT, for_provider={

@@ -88,7 +88,7 @@ def alarm_name(ctx: RenderContext, r: Region, slug: str) -> str:
 
 
 def topic_arn(ctx: RenderContext, r: Region) -> str:
-    return ctx.arn("sns", r, names.alarm_topic(ctx, r))
+    return ctx.arn("sns", r, names.alarm_topic_name(ctx, r))
 
 
 def _topic_policy(ctx: RenderContext, r: Region) -> str:
@@ -150,13 +150,13 @@ def _region(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
             # lets cloudwatch.amazonaws.com use the key to publish)
             "kmsMasterKeyId": names.kms_alias_name(ctx, r),
         }),
-        ctx.mr("sns/TopicPolicy", ctx.names.regional("alarms-policy", r.name), region=r, component=COMPONENT,
+        ctx.mr("sns/TopicPolicy", names.alarm_topic_policy(ctx, r), region=r, component=COMPONENT,
                for_provider={"arnRef": ref(topic), "policy": _topic_policy(ctx, r)}),
     ]
 
     sources = {
         "rds": {"DBInstanceIdentifier": names.database_identifier(ctx, r)},
-        "lambda": {"FunctionName": names.lambda_function(ctx, r)},
+        "lambda": {"FunctionName": names.lambda_function_name(ctx, r)},
         "dynamodb": {"TableName": names.sessions_table_name(ctx)},
         "ledger": {"TableName": names.ledger_table_name(ctx)},
     }

@@ -7,7 +7,7 @@ reference in one builder and the object in another cannot drift apart.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:  # context builds the adoption index with these names, so names must not import it at run time
     from .context import Region, RenderContext
@@ -94,6 +94,12 @@ def lambda_function(ctx: RenderContext, r: Region) -> str:
     return ctx.names.named("lambda-function", r.name)
 
 
+def lambda_function_name(ctx: RenderContext, r: Region) -> str:
+    """The function's AWS name (what ARNs, log groups and alarm dimensions name): the adopted one, else the MR's."""
+    adopt = ctx.adopt_of(r)
+    return adopt.payments_function.name if adopt and adopt.payments_function else lambda_function(ctx, r)
+
+
 def queue(ctx: RenderContext, r: Region) -> str:
     return ctx.names.named("queue", r.name)
 
@@ -102,8 +108,28 @@ def dead_letter_queue(ctx: RenderContext, r: Region) -> str:
     return ctx.names.named("dead-letter-queue", r.name)
 
 
+def queue_name(ctx: RenderContext, r: Region) -> str:
+    """The payments queue's AWS name: the last part of the adopted URL, else the MR's name."""
+    adopt = ctx.adopt_of(r)
+    return adopt.queues.queue_name if adopt and adopt.queues else queue(ctx, r)
+
+
+def dead_letter_queue_name(ctx: RenderContext, r: Region) -> str:
+    adopt = ctx.adopt_of(r)
+    return adopt.queues.dead_letter_queue_name if adopt and adopt.queues else dead_letter_queue(ctx, r)
+
+
 def alarm_topic(ctx: RenderContext, r: Region) -> str:
     return ctx.names.regional("alarms", r.name)
+
+
+def alarm_topic_policy(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("alarms-policy", r.name)
+
+
+def alarm_topic_name(ctx: RenderContext, r: Region) -> str:
+    adopt = ctx.adopt_of(r)
+    return adopt.alarm_topic.name if adopt and adopt.alarm_topic else alarm_topic(ctx, r)
 
 
 def waf(ctx: RenderContext, r: Region) -> str:
@@ -112,6 +138,37 @@ def waf(ctx: RenderContext, r: Region) -> str:
 
 def alb(ctx: RenderContext, r: Region) -> str:
     return ctx.names.named("alb", r.name)
+
+
+def alb_name(ctx: RenderContext, r: Region) -> str:
+    """The ALB's AWS name (ForceNew): the adopted one's, else the MR's name."""
+    adopt = ctx.adopt_of(r)
+    return adopt.load_balancer.name if adopt and adopt.load_balancer else alb(ctx, r)
+
+
+def listener_http(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("listener-http", r.name)
+
+
+def listener_https(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("listener-https", r.name)
+
+
+def event_source_mapping(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("payments-esm", r.name)
+
+
+def payments_log_group(ctx: RenderContext, r: Region) -> str:
+    return ctx.names.regional("payments-logs", r.name)
+
+
+# The payments configuration under ssm_path: parameter name (as the handler reads it) -> MR name part.
+PAYMENT_PARAMETERS: Final = {"apiEndpoint": "api-endpoint", "activeRegion": "active-region",
+                             "maxReceiveCount": "max-receive-count"}
+
+
+def parameter(ctx: RenderContext, r: Region, part: str) -> str:
+    return ctx.names.regional(f"param-{part}", r.name)
 
 
 def target_group(ctx: RenderContext, r: Region) -> str:
@@ -134,7 +191,10 @@ def peering(ctx: RenderContext, secondary: Region) -> str:
 def ssm_path(ctx: RenderContext, r: Region) -> str:
     """Parameter Store path holding a region's payments configuration (the Lambda reads exactly this path;
     it ends in '/' as the handler's CONFIG_PATH must). The deployment token keeps two deployments with one suffix
-    from writing each other's parameters."""
+    from writing each other's parameters. An adopted path (spec.regions[].adopt.parameters) is the estate's own."""
+    adopt = ctx.adopt_of(r)
+    if adopt and adopt.parameters:
+        return adopt.parameters.path
     return f"/payments/{ctx.spec.environment_suffix}-{ctx.names.token}/{r.name}/"
 
 

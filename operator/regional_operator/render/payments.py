@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..aws_facts import LAMBDA_PYTHON_RUNTIME, SQS_VISIBILITY_TIMEOUT_FACTOR
+from ..spec import AdoptSpec
 from . import names
 from .context import Pending, Region, RenderContext, compact_json, policy_json, ref
 from .storage import hardened_bucket
@@ -59,24 +60,26 @@ def _queues(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     queue is not created only to fail. No external name: a queue's is its URL, which AWS assigns (the provider
     writes it after creation; pinning the name would break Observe)."""
     queue, dlq = names.queue(ctx, r), names.dead_letter_queue(ctx, r)
+    queue_name, dlq_name = names.queue_name(ctx, r), names.dead_letter_queue_name(ctx, r)
     visibility = r.settings.lambda_timeout_seconds * SQS_VISIBILITY_TIMEOUT_FACTOR
     key_alias = names.kms_alias_name(ctx, r)
     out = [ctx.mr("sqs/Queue", dlq, region=r, component=COMPONENT, for_provider={
-        "name": dlq, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": DLQ_RETENTION_SECONDS})]
+        "name": dlq_name, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": DLQ_RETENTION_SECONDS})]
     rendered = [dlq]
     if ctx.observed_ready("Queue", dlq, needed_by=("Queue", queue)):
         out.append(ctx.mr("sqs/Queue", queue, region=r, component=COMPONENT, for_provider={
-            "name": queue, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": QUEUE_RETENTION_SECONDS,
+            "name": queue_name, "kmsMasterKeyId": key_alias, "messageRetentionSeconds": QUEUE_RETENTION_SECONDS,
             "visibilityTimeoutSeconds": visibility, "receiveWaitTimeSeconds": 20,
-            "redrivePolicy": compact_json({"deadLetterTargetArn": arn(ctx, "sqs", r, dlq),
+            "redrivePolicy": compact_json({"deadLetterTargetArn": arn(ctx, "sqs", r, dlq_name),
                                              "maxReceiveCount": MAX_RECEIVE_COUNT})}))
         rendered.insert(0, queue)
+    aws_names = {queue: queue_name, dlq: dlq_name}
     for name in rendered:
         out.append(ctx.mr("sqs/QueuePolicy", name, region=r, component=COMPONENT, for_provider={
             "queueUrlRef": ref(name),
             "policy": policy_json([{
                 "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
-                "Resource": arn(ctx, "sqs", r, name),
+                "Resource": arn(ctx, "sqs", r, aws_names[name]),
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             }]),
         }))
@@ -89,30 +92,27 @@ def queue_url(ctx: RenderContext, r: Region, queue: str) -> str:
 
 def _configuration(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     """Non-secret configuration in Parameter Store under the region's path (secrets never go to env vars)."""
-    # parameter name (relative to the path, as the handler reads it) -> (MR name part, value)
-    values = {
-        "apiEndpoint": ("api-endpoint", r.settings.payments_api_endpoint),
-        "activeRegion": ("active-region", ctx.spec.active_payments_region),
-        "maxReceiveCount": ("max-receive-count", str(MAX_RECEIVE_COUNT)),
-    }
+    values = {"apiEndpoint": r.settings.payments_api_endpoint, "activeRegion": ctx.spec.active_payments_region,
+              "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
     return [
-        ctx.mr("ssm/Parameter", ctx.names.regional(f"param-{part}", r.name), region=r, component=COMPONENT,
+        ctx.mr("ssm/Parameter", names.parameter(ctx, r, part), region=r, component=COMPONENT,
                external_name=f"{names.ssm_path(ctx, r)}{key}",
-               for_provider={"type": "String", "insecureValue": value, "tier": "Standard",
+               for_provider={"type": "String", "insecureValue": values[key], "tier": "Standard",
                              "description": f"payments {key} for {r.name}"})
-        for key, (part, value) in values.items()
+        for key, part in names.PAYMENT_PARAMETERS.items()
     ]
 
 
 def log_group_name(ctx: RenderContext, r: Region) -> str:
-    return f"/aws/lambda/{names.lambda_function(ctx, r)}"
+    """Lambda's own log group of the function (/aws/lambda/<function name>)."""
+    return f"/aws/lambda/{names.lambda_function_name(ctx, r)}"
 
 
 def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     role = ctx.names.named("lambda-role", r.name)
     log_group = log_group_name(ctx, r)
     out = [
-        ctx.mr("cloudwatchlogs/Group", ctx.names.regional("payments-logs", r.name), region=r, component=COMPONENT,
+        ctx.mr("cloudwatchlogs/Group", names.payments_log_group(ctx, r), region=r, component=COMPONENT,
                external_name=log_group, for_provider={
                    "retentionInDays": ctx.log_retention_days(r), "kmsKeyIdRef": ref(names.kms_key(ctx, r))}),
         ctx.mr("iam/Role", role, region=r, component=COMPONENT, external_name=role, for_provider={
@@ -130,9 +130,9 @@ def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     statements = [
         {"Sid": "ConsumeOwnQueue", "Effect": "Allow",
          "Action": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
-         "Resource": arn(ctx, "sqs", r, names.queue(ctx, r))},
+         "Resource": arn(ctx, "sqs", r, names.queue_name(ctx, r))},
         {"Sid": "DeadLetterRejected", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-         "Resource": arn(ctx, "sqs", r, names.dead_letter_queue(ctx, r))},
+         "Resource": arn(ctx, "sqs", r, names.dead_letter_queue_name(ctx, r))},
         {"Sid": "WriteOwnLedgerReplica", "Effect": "Allow",
          "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
          "Resource": arn(ctx, "dynamodb", r, f"table/{names.ledger_table_name(ctx)}")},
@@ -141,7 +141,7 @@ def _identity_and_logs(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
          "Resource": [arn(ctx, "ssm", r, f"parameter{path.rstrip('/')}"), arn(ctx, "ssm", r, f"parameter{path}*")]},
         *_key_statements(ctx, r, key_arn),
         {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": arn(ctx, "logs", r, f"log-group:/aws/lambda/{names.lambda_function(ctx, r)}:*")},
+         "Resource": arn(ctx, "logs", r, f"log-group:{log_group_name(ctx, r)}:*")},
         {"Sid": "DescribeNetworkInterfaces", "Effect": "Allow", "Action": VPC_ENI_DESCRIBE_ACTIONS, "Resource": "*"},
         {"Sid": "ManageOwnNetworkInterfaces", "Effect": "Allow", "Action": VPC_ENI_MANAGE_ACTIONS,
          "Resource": [arn(ctx, "ec2", r, f"{kind}/*") for kind in ("network-interface", "security-group", "subnet")]},
@@ -157,13 +157,13 @@ def _key_statements(ctx: RenderContext, r: Region, key_arn: str) -> list[dict[st
     """The region key, only through the services that use it for this function, and only for its own data (the
     encryption context each service sets): SQS for the two queues (aws:sqs:arn), DynamoDB for the ledger replica
     (aws:dynamodb:tableName), Lambda for the function's environment variables (aws:lambda:FunctionArn)."""
-    queues = sorted(arn(ctx, "sqs", r, q) for q in (names.queue(ctx, r), names.dead_letter_queue(ctx, r)))
+    queues = sorted(arn(ctx, "sqs", r, q) for q in (names.queue_name(ctx, r), names.dead_letter_queue_name(ctx, r)))
     uses = [
         ("QueueMessages", "sqs", ["kms:Decrypt", "kms:GenerateDataKey"], "aws:sqs:arn", queues),
         ("LedgerTable", "dynamodb", ["kms:Decrypt", "kms:GenerateDataKey"], "aws:dynamodb:tableName",
          names.ledger_table_name(ctx)),
         ("EnvironmentVariables", "lambda", ["kms:Decrypt"], "aws:lambda:FunctionArn",
-         arn(ctx, "lambda", r, f"function:{names.lambda_function(ctx, r)}")),
+         arn(ctx, "lambda", r, f"function:{names.lambda_function_name(ctx, r)}")),
     ]
     return [
         {"Sid": f"RegionKeyFor{sid}", "Effect": "Allow", "Action": actions, "Resource": key_arn,
@@ -210,7 +210,7 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
         "environment": {"variables": {
             "PAYMENTS_API_ENDPOINT": r.settings.payments_api_endpoint,
             "LEDGER_TABLE": names.ledger_table_name(ctx),
-            "DLQ_URL": queue_url(ctx, r, names.dead_letter_queue(ctx, r)),
+            "DLQ_URL": queue_url(ctx, r, names.dead_letter_queue_name(ctx, r)),
             "CONFIG_PATH": names.ssm_path(ctx, r),
             "SERVICE_NAME": "payments-processor",
             "METRICS_NAMESPACE": "Payments",
@@ -218,11 +218,18 @@ def _code_and_function(ctx: RenderContext, r: Region) -> list[dict[str, Any]]:
     }))
     # The mapping names the queue by a literal ARN (no Ref): CreateEventSourceMapping refuses a queue that does
     # not exist, so it waits until the queue is Ready.
-    esm = ctx.names.regional("payments-esm", r.name)
+    esm = names.event_source_mapping(ctx, r)
     if not ctx.observed_ready("Queue", names.queue(ctx, r), needed_by=("EventSourceMapping", esm)):
         return out
+    adopted_function = (ctx.adopt_of(r) or AdoptSpec()).payments_function
+    if adopted_function and adopted_function.mode == "Observe" and not adopted_function.event_source_mapping_uuid:
+        # The estate's function is fed by a mapping of its own; a second one would change what it consumes while
+        # it is only observed. Give adopt.paymentsFunction.eventSourceMappingUuid to adopt that mapping.
+        ctx.pending.append(Pending("EventSourceMapping", esm, "adopt.paymentsFunction mode Manage (or its "
+                                   "eventSourceMappingUuid): the observed function keeps its own trigger"))
+        return out
     out.append(ctx.mr("lambda/EventSourceMapping", esm, region=r, component=COMPONENT, for_provider={
-        "eventSourceArn": arn(ctx, "sqs", r, names.queue(ctx, r)),
+        "eventSourceArn": arn(ctx, "sqs", r, names.queue_name(ctx, r)),
         "functionNameRef": ref(function),
         "enabled": r.name == ctx.spec.active_payments_region,
         "batchSize": BATCH_SIZE, "maximumBatchingWindowInSeconds": 1,

@@ -53,7 +53,7 @@ def adopted_cr(make_cr: CrFactory) -> Callable[..., dict[str, Any]]:
     return factory
 
 
-def _estate(ctx: RenderContext, *, retention: int = 7, versioning: str = "Enabled",
+def estate_objects(ctx: RenderContext, *, retention: int = 7, versioning: str = "Enabled",
             stream: str = "NEW_AND_OLD_IMAGES") -> list[dict[str, Any]]:
     """What the provider reports for the adopted us-east-1 resources (the real estate)."""
     r = ctx.primary
@@ -78,7 +78,7 @@ def _estate(ctx: RenderContext, *, retention: int = 7, versioning: str = "Enable
 def observe_everything(render_cr: Callable[..., RenderResult], cr: dict[str, Any], ctx: RenderContext,
                        **estate: Any) -> Observed:
     """Every MR observed (plausible status), the adopted ones with the estate's real values."""
-    real = {(o["kind"], o["metadata"]["name"]): o for o in _estate(ctx, **estate)}
+    real = {(o["kind"], o["metadata"]["name"]): o for o in estate_objects(ctx, **estate)}
     observed = Observed.from_objects(real.values())
     for _ in range(6):
         result = render_cr(cr, observed)
