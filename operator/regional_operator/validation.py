@@ -128,18 +128,10 @@ def _check_adopt(spec: RegionalDeploymentSpec, index: int, region: RegionSpec) -
     at = f"spec.regions[{index}].adopt"
     if adopt.database is not None and "--" in adopt.database.identifier:
         raise SpecValidationError(f"{at}.database.identifier", "an RDS identifier has no two consecutive hyphens")
-    if adopt.kms_key is not None:
-        arn = adopt.kms_key.arn
-        if certificate_region(arn) != region.name:
-            raise SpecValidationError(f"{at}.kmsKey.arn", f"{arn} is in region {certificate_region(arn)}, not "
-                                      f"{region.name}: a KMS key is used only in its own region")
-        if arn.split(":")[4] != spec.aws_account_id:
-            raise SpecValidationError(f"{at}.kmsKey.arn", f"{arn} is not in account {spec.aws_account_id} "
-                                      "(spec.awsAccountId)")
-    for field, arn in _adopted_arns(adopt):
+    for field, arn, why in _adopted_arns(adopt):
         if certificate_region(arn) != region.name:
             raise SpecValidationError(f"{at}.{field}", f"{arn} is in region {certificate_region(arn)}, not "
-                                      f"{region.name}: an adopted resource belongs to the region that adopts it")
+                                      f"{region.name}: {why}")
         if arn.split(":")[4] != spec.aws_account_id:
             raise SpecValidationError(f"{at}.{field}", f"{arn} is not in account {spec.aws_account_id} "
                                       "(spec.awsAccountId)")
@@ -164,13 +156,16 @@ def _check_adopt(spec: RegionalDeploymentSpec, index: int, region: RegionSpec) -
                                   "(the global tables live there; the other regions hold replicas)")
 
 
-def _adopted_arns(adopt: AdoptSpec) -> list[tuple[str, str]]:
-    """(field under adopt, ARN) of the adopted ARNs other than the key's (which has its own message)."""
+def _adopted_arns(adopt: AdoptSpec) -> list[tuple[str, str, str]]:
+    """(field under adopt, ARN, why it must be of the adopting region) of every adopted ARN."""
     out = []
+    if adopt.kms_key is not None:
+        out.append(("kmsKey.arn", adopt.kms_key.arn, "a KMS key is used only in its own region"))
+    belongs = "an adopted resource belongs to the region that adopts it"
     if adopt.load_balancer is not None:
-        out.append(("loadBalancer.arn", adopt.load_balancer.arn))
+        out.append(("loadBalancer.arn", adopt.load_balancer.arn, belongs))
     if adopt.alarm_topic is not None:
-        out.append(("alarmTopic.arn", adopt.alarm_topic.arn))
+        out.append(("alarmTopic.arn", adopt.alarm_topic.arn, belongs))
     return out
 
 
