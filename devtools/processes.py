@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -98,13 +99,17 @@ def simulator(kubeconfig: Path, namespace: str | None, ready_delay: float = 0.2,
     return Process("simulator", argv, _env(kubeconfig))
 
 
-def wait_live(url: str, timeout: float = 60) -> None:
+def wait_live(url: str, timeout: float = 60, *, exited: Callable[[], str | None] | None = None) -> None:
+    """Until `url` answers 200 (a liveness or health endpoint). `exited`, when given, says why the process behind
+    it is gone (or None while it runs), so a crash fails at once with that reason instead of after the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if exited is not None and (reason := exited()) is not None:
+            raise RuntimeError(reason)
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
             time.sleep(0.2)
-    raise TimeoutError(f"operator liveness endpoint {url} not up after {timeout}s")
+    raise TimeoutError(f"endpoint {url} not up after {timeout}s")

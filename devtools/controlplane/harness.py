@@ -33,7 +33,7 @@ import time
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -804,15 +804,18 @@ def _client_bin_dir() -> Path:
     return Path(kubectl).parent
 
 
-def wait_for(predicate: Any, *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition") -> Any:
-    """Poll ``predicate()`` until it returns something truthy (returned); AssertionError after ``timeout``."""
+def wait_for(predicate: Any, *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition",
+             context: Callable[[], str] | None = None) -> Any:
+    """Poll ``predicate()`` until it returns something truthy (returned); AssertionError after ``timeout``, naming
+    `what`, the last value seen and ``context()`` (the processes' logs), so a failed wait says what it saw."""
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={result!r}"
+                                 + (f"\n{context()}" if context else ""))
         time.sleep(interval)
 
 

@@ -4,7 +4,6 @@ provider simulator running as subprocesses against the real API server."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 import yaml
 
 from devtools import processes
-from devtools.controlplane import ControlPlane
+from devtools.controlplane import ControlPlane, wait_for
 from devtools.controlplane.namespaces import release_stuck_namespaces
 from devtools.stand_in import MR_KINDS
 
@@ -72,15 +71,7 @@ class Env:
         return None
 
     def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 90, interval: float = 0.3) -> Any:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = check()
-            if last:
-                return last
-            time.sleep(interval)
-        obj = None
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}\n{obj}\n{self.logs()}")
+        return wait_for(check, timeout=timeout, interval=interval, what=what, context=self.logs)
 
     def wait_condition(self, name: str, kind: str, status: str, timeout: float = 120) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from typing import Any
 from regional_operator.render.kinds import BY_API_KIND
 
 from devtools import processes
-from devtools.controlplane import LocalControlPlane
+from devtools.controlplane import LocalControlPlane, wait_for
 from tests.e2e.conftest import MR_KINDS, load_example
 from tests.provider import provider
 from tests.provider.emulator import ACCOUNT_ID, Moto
@@ -108,18 +108,16 @@ class Estate:
 
     def start_provider(self) -> None:
         self.provider = provider.process(self.exe, self.cp.kubeconfig_path).start()
-        deadline = time.monotonic() + 60
-        url = self.provider.health_url  # type: ignore[attr-defined]
-        while time.monotonic() < deadline:
-            if self.provider.proc is not None and self.provider.proc.poll() is not None:
-                raise AssertionError(f"provider exited {self.provider.proc.returncode}:\n{self.provider.logs()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise AssertionError(f"provider health endpoint {url} not up after 60s:\n{self.provider.logs()}")
+        proc = self.provider
+
+        def exited() -> str | None:
+            code = proc.proc.poll() if proc.proc is not None else None
+            return None if code is None else f"provider exited {code}:\n{proc.logs()}"
+
+        try:
+            processes.wait_live(proc.health_url, 60, exited=exited)  # type: ignore[attr-defined]
+        except (RuntimeError, TimeoutError) as err:
+            raise AssertionError(f"{err}\n{proc.logs()}") from None
 
     def stop_provider(self) -> None:
         """SIGTERM, as a rolling restart of the provider's pod sends it (grace period, then SIGKILL)."""
@@ -163,14 +161,7 @@ class Estate:
 
     # --- waiting ---------------------------------------------------------------------------------------------
     def wait_for(self, what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = check()
-            if last:
-                return last
-            time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}\n{self.logs()}")
+        return wait_for(check, timeout=timeout, interval=interval, what=what, context=self.logs)
 
     def snapshot(self) -> dict[tuple[str, str], tuple[str, str, bool]]:
         """(kind, name) -> (outcome, external name, created in AWS) of every MR."""

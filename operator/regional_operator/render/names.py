@@ -7,10 +7,21 @@ reference in one builder and the object in another cannot drift apart.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:  # context builds the adoption index with these names, so names must not import it at run time
     from .context import Region, RenderContext
+
+
+def adopted(ctx: RenderContext, r: Region, path: str) -> str | None:
+    """`spec.regions[].adopt.<path>` of region r (e.g. "database.identifier"), or None when that component is not
+    adopted. The AWS name of an adopted resource is the estate's, so every accessor below is "adopted, else ours"."""
+    value: Any = ctx.adopt_of(r)
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = getattr(value, part)
+    return None if value is None else str(value)
 
 
 def vpc(ctx: RenderContext, r: Region) -> str:
@@ -53,8 +64,7 @@ def database(ctx: RenderContext, r: Region) -> str:
 
 def database_identifier(ctx: RenderContext, r: Region) -> str:
     """The instance's AWS identifier: the adopted one (spec.regions[].adopt.database), else the MR's name."""
-    adopt = ctx.adopt_of(r)
-    return adopt.database.identifier if adopt and adopt.database else database(ctx, r)
+    return adopted(ctx, r, "database.identifier") or database(ctx, r)
 
 
 def sessions_table(ctx: RenderContext) -> str:
@@ -67,13 +77,11 @@ def ledger_table(ctx: RenderContext) -> str:
 
 def sessions_table_name(ctx: RenderContext) -> str:
     """The table's AWS name: the adopted one (on the hub region), else the MR's name."""
-    adopt = ctx.adopt_of(ctx.primary)
-    return adopt.sessions_table.name if adopt and adopt.sessions_table else sessions_table(ctx)
+    return adopted(ctx, ctx.primary, "sessions_table.name") or sessions_table(ctx)
 
 
 def ledger_table_name(ctx: RenderContext) -> str:
-    adopt = ctx.adopt_of(ctx.primary)
-    return adopt.ledger_table.name if adopt and adopt.ledger_table else ledger_table(ctx)
+    return adopted(ctx, ctx.primary, "ledger_table.name") or ledger_table(ctx)
 
 
 def uploads_bucket(ctx: RenderContext, r: Region) -> str:
@@ -82,8 +90,7 @@ def uploads_bucket(ctx: RenderContext, r: Region) -> str:
 
 def uploads_bucket_name(ctx: RenderContext, r: Region) -> str:
     """The bucket's AWS name (what ARNs and policies name): the adopted one, else the MR's name."""
-    adopt = ctx.adopt_of(r)
-    return adopt.uploads_bucket.name if adopt and adopt.uploads_bucket else uploads_bucket(ctx, r)
+    return adopted(ctx, r, "uploads_bucket.name") or uploads_bucket(ctx, r)
 
 
 def artifacts_bucket(ctx: RenderContext, r: Region) -> str:
@@ -96,8 +103,7 @@ def lambda_function(ctx: RenderContext, r: Region) -> str:
 
 def lambda_function_name(ctx: RenderContext, r: Region) -> str:
     """The function's AWS name (what ARNs, log groups and alarm dimensions name): the adopted one, else the MR's."""
-    adopt = ctx.adopt_of(r)
-    return adopt.payments_function.name if adopt and adopt.payments_function else lambda_function(ctx, r)
+    return adopted(ctx, r, "payments_function.name") or lambda_function(ctx, r)
 
 
 def queue(ctx: RenderContext, r: Region) -> str:
@@ -110,13 +116,11 @@ def dead_letter_queue(ctx: RenderContext, r: Region) -> str:
 
 def queue_name(ctx: RenderContext, r: Region) -> str:
     """The payments queue's AWS name: the last part of the adopted URL, else the MR's name."""
-    adopt = ctx.adopt_of(r)
-    return adopt.queues.queue_name if adopt and adopt.queues else queue(ctx, r)
+    return adopted(ctx, r, "queues.queue_name") or queue(ctx, r)
 
 
 def dead_letter_queue_name(ctx: RenderContext, r: Region) -> str:
-    adopt = ctx.adopt_of(r)
-    return adopt.queues.dead_letter_queue_name if adopt and adopt.queues else dead_letter_queue(ctx, r)
+    return adopted(ctx, r, "queues.dead_letter_queue_name") or dead_letter_queue(ctx, r)
 
 
 def alarm_topic(ctx: RenderContext, r: Region) -> str:
@@ -128,8 +132,7 @@ def alarm_topic_policy(ctx: RenderContext, r: Region) -> str:
 
 
 def alarm_topic_name(ctx: RenderContext, r: Region) -> str:
-    adopt = ctx.adopt_of(r)
-    return adopt.alarm_topic.name if adopt and adopt.alarm_topic else alarm_topic(ctx, r)
+    return adopted(ctx, r, "alarm_topic.name") or alarm_topic(ctx, r)
 
 
 def waf(ctx: RenderContext, r: Region) -> str:
@@ -142,8 +145,7 @@ def alb(ctx: RenderContext, r: Region) -> str:
 
 def alb_name(ctx: RenderContext, r: Region) -> str:
     """The ALB's AWS name (ForceNew): the adopted one's, else the MR's name."""
-    adopt = ctx.adopt_of(r)
-    return adopt.load_balancer.name if adopt and adopt.load_balancer else alb(ctx, r)
+    return adopted(ctx, r, "load_balancer.name") or alb(ctx, r)
 
 
 def listener_http(ctx: RenderContext, r: Region) -> str:
@@ -192,10 +194,7 @@ def ssm_path(ctx: RenderContext, r: Region) -> str:
     """Parameter Store path holding a region's payments configuration (the Lambda reads exactly this path;
     it ends in '/' as the handler's CONFIG_PATH must). The deployment token keeps two deployments with one suffix
     from writing each other's parameters. An adopted path (spec.regions[].adopt.parameters) is the estate's own."""
-    adopt = ctx.adopt_of(r)
-    if adopt and adopt.parameters:
-        return adopt.parameters.path
-    return f"/payments/{ctx.spec.environment_suffix}-{ctx.names.token}/{r.name}/"
+    return adopted(ctx, r, "parameters.path") or f"/payments/{ctx.spec.environment_suffix}-{ctx.names.token}/{r.name}/"
 
 
 def kms_alias_name(ctx: RenderContext, r: Region) -> str:
