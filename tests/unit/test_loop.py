@@ -8,7 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from regional_operator.reconcile.apply import ApplyReport
-from regional_operator.reconcile.loop import Deployments, Event, LoopSettings, announce, backoff_delay
+from regional_operator.reconcile.loop import (
+    Deployments,
+    Event,
+    LoopSettings,
+    announce,
+    backoff_delay,
+    debounce_pause,
+)
 from regional_operator.reconcile.reconciler import Operator, Outcome
 from regional_operator.reconcile.status import Assessment
 
@@ -225,5 +232,31 @@ def test_a_pass_and_a_deletion_ask_for_the_mrs_of_the_crs_current_uid() -> None:
         await asyncio.wait_for(task, 1)
         await h.deployments.delete_step(body(uid="uid-now", deletionTimestamp="t"), KEY)
         assert h.owned_asked == [("ns", "payments", "uid-now"), ("ns", "payments", "uid-now")]
+
+    asyncio.run(scenario())
+
+
+def test_the_pause_after_a_wake_up_grows_with_the_deployments_converging_and_is_capped() -> None:
+    settings = LoopSettings(debounce_seconds=0.5, max_concurrent_reconciles=4, max_debounce_seconds=5.0)
+    assert debounce_pause(settings, 0) == debounce_pause(settings, 4) == 0.5, "no more than the slots: the debounce"
+    assert debounce_pause(settings, 16) == 2.0, "four slots' worth converging: four debounces"
+    assert debounce_pause(settings, 400) == 5.0, "never longer than the cap"
+    assert debounce_pause(LoopSettings(debounce_seconds=0), 30) == 0.0, "no debounce configured: none"
+
+
+def test_converging_counts_the_deployments_whose_last_pass_was_not_ready() -> None:
+    async def scenario() -> None:
+        h = Harness(LoopSettings(resync_seconds=30, debounce_seconds=0),
+                    outcomes=[Outcome(ready=False), Outcome(ready=True), Outcome(ready=False)])
+        h.deployments.synced.set()
+        stopped = Flag()
+        keys = [("ns", f"d-{i}") for i in range(3)]
+        tasks = [asyncio.create_task(h.deployments.run(body(name=k[1]), k, stopped)) for k in keys]
+        await settle(0.05)
+        assert h.deployments.converging() == 2
+        stopped.value = True
+        for k in keys:
+            h.deployments.wakeups.wake(k)
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
 
     asyncio.run(scenario())

@@ -33,6 +33,12 @@ class LoopSettings:
     resync_seconds: float = 300.0
     # MR events arrive in bursts (hundreds per deployment while the provider creates things); one pass per burst.
     debounce_seconds: float = 0.5
+    # When many deployments converge at once (an operator restart, a region added everywhere), every MR event would
+    # wake its deployment for a pass that re-renders all its MRs, and the passes, not the API server's writes,
+    # would fill the machine: the pause after a wake-up grows with the deployments converging beyond the reconcile
+    # slots, up to this cap. An operator with a few deployments converging keeps `debounce_seconds`
+    # (figures: bench/RESULTS.md).
+    max_debounce_seconds: float = 5.0
     # Passes of different deployments running at once. Each pass holds its rendered MRs (~2 MB for two regions)
     # while it waits on the API server, and the API client has a fixed number of connections anyway: a hundred
     # passes at once cost a hundred renders of memory and make every deployment wait for all the others
@@ -71,6 +77,16 @@ def backoff_delay(failures: int, jitter: float, cap: float) -> float:
     """Seconds before retrying after `failures` failed passes in a row: 2^n capped at `cap`, times 0.5-1 (`jitter`
     in [0, 1)) so deployments that failed together do not retry together."""
     return min(cap, 2.0 ** failures) * (0.5 + jitter / 2)
+
+
+def debounce_pause(settings: LoopSettings, converging: int) -> float:
+    """Seconds to wait after a wake-up before the next pass: `debounce_seconds` while no more deployments are
+    converging (not Ready) than there are reconcile slots, then in proportion to them (`converging` per slot),
+    capped at `max_debounce_seconds`. No debounce set: none."""
+    if not settings.debounce_seconds:
+        return 0.0
+    load = max(1.0, converging / settings.max_concurrent_reconciles)
+    return min(settings.debounce_seconds * load, max(settings.max_debounce_seconds, settings.debounce_seconds))
 
 
 def _listing(mrs: Iterable[tuple[str, str]]) -> str:
@@ -138,6 +154,10 @@ class Deployments:
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.settings.max_concurrent_reconciles)
 
+    def converging(self) -> int:
+        """Deployments whose last pass did not find them Ready (the debounce grows with them)."""
+        return sum(1 for ready in self.ready.values() if not ready)
+
     async def _pass(self, body: Mapping[str, Any], owned: Sequence[dict[str, Any]]) -> Outcome:
         if self.reconcile_pass is not None:
             return await self.reconcile_pass(body, owned)
@@ -176,8 +196,10 @@ class Deployments:
             finally:
                 metrics.RECONCILE_SECONDS.observe(clock() - started)
                 metrics.API_ERRORS.set(self.operator.client.errors)
-            if await self.wakeups.wait(key, delay) and self.settings.debounce_seconds:
-                await asyncio.sleep(self.settings.debounce_seconds)  # coalesce a burst of MR events into one pass
+            if await self.wakeups.wait(key, delay):
+                pause = debounce_pause(self.settings, self.converging())
+                if pause:
+                    await asyncio.sleep(pause)  # coalesce a burst of MR events into one pass
 
     async def delete_step(self, body: Mapping[str, Any], key: DeploymentKey) -> DeletionProgress:
         """One ordered deletion step (lowest tier first); the caller retries until `done`."""
