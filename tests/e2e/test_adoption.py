@@ -160,17 +160,20 @@ def test_adopt_review_promote_grow_cut_over_and_delete_keeps_the_estate(env: Env
 
     # 1. Observe, one region: every adopted MR is found in the estate and reported from it, the settings that differ
     #    from ours are listed (AdoptionDrift), and nothing of the estate was created, updated or deleted
+    estate_externals = {(key.split("/")[1], ext) for key, ext in estate_keys}
+
     def all_observed() -> list[dict[str, Any]] | None:
+        """Every estate resource has its adopted MR (dependents such as the trigger are rendered in later passes)
+        and every adopted MR is Ready, reported from the estate."""
         adopted = adopted_mrs(env, name)
+        externals = {(m["kind"], m["metadata"]["annotations"][EXTERNAL_NAME]) for m in adopted}
         ready = [m for m in adopted if any(c["type"] == "Ready" and c["status"] == "True"
                                            for c in (m.get("status") or {}).get("conditions") or [])]
-        return adopted if adopted and len(ready) == len(adopted) else None
+        return adopted if estate_externals <= externals and len(ready) == len(adopted) else None
 
-    adopted = env.wait_for("every adopted MR observed from the estate", all_observed, timeout=240)
+    adopted = env.wait_for("every estate resource adopted and observed", all_observed, timeout=240)
     assert {(m["spec"]["forProvider"].get("region"), tuple(m["spec"]["managementPolicies"])) for m in adopted} == {
         ("us-east-1", ("Observe",))}
-    observed_externals = {(m["kind"], m["metadata"]["annotations"][EXTERNAL_NAME]) for m in adopted}
-    assert {(key.split("/")[1], ext) for key, ext in estate_keys} <= observed_externals
     drift = env.wait_condition(name, "AdoptionDrift", "True", timeout=120)
     assert "enableDnsHostnames" in drift["message"], drift
     assert (env.condition(name, "Stalled") or {}).get("reason") != "AdoptedResourceNotFound"
