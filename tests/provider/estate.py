@@ -112,7 +112,7 @@ class Estate:
 
         def exited() -> str | None:
             code = proc.proc.poll() if proc.proc is not None else None
-            return None if code is None else f"provider exited {code}:\n{proc.logs()}"
+            return None if code is None else f"provider exited {code}"
 
         try:
             processes.wait_live(proc.health_url, 60, exited=exited)  # type: ignore[attr-defined]
