@@ -74,6 +74,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     global _deployments, _watcher  # noqa: PLW0603 - one operator per process, created once kopf has started
     _configure_kopf(settings)
     operator = Operator(client=KubeClient(), defaults=DefaultsStore(), artifact=_artifact(),
+                        controlled_elsewhere=_index.controlled_elsewhere,
                         apply_concurrency=int(os.environ.get("REGIONAL_OPERATOR_APPLY_CONCURRENCY", "16")))
     _deployments = Deployments(operator, _index.owned, _index.synced, _post, SETTINGS)
     watch_client = KubeClient(max_connections=len(KINDS) * len(watched_namespaces() or [None]) + 8)

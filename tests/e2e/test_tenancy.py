@@ -55,13 +55,15 @@ def test_foreign_and_unowned_mrs_are_reported_never_taken_over(env: Env) -> None
     assert len(first_before) > 100
 
     # The second deployment: same suffix, same namespace. Two of the MRs it will render exist already: its VPC,
-    # controlled by something else (a ConfigMap here), and its KMS key carrying our labels but no owner at all.
+    # controlled by something else (a ConfigMap here) and carrying no labels (so only the operator's unselected
+    # watch sees it), and its KMS key carrying our labels but no owner at all.
     second = copy.deepcopy(first)
     second["metadata"] = {"name": "second", "namespace": env.ns}
     env.cp.kubectl("create", "configmap", "squatter", "-n", env.ns)
     squatter_uid = env.cp.kubectl_json("get", "configmap", "squatter", "-n", env.ns)["metadata"]["uid"]
     vpc = _rendered({**second, "metadata": {**second["metadata"]}}, "VPC")
     vpc["metadata"]["namespace"] = env.ns
+    vpc["metadata"].pop("labels")
     vpc["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "squatter",
                                            "uid": squatter_uid, "controller": True}]
     key = _rendered(second, "Key")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from regional_operator.identity import key_of
-from regional_operator.reconcile.apply import apply_all, foreign_controller, needs_apply, with_ownership
+from regional_operator.reconcile.apply import apply_all, needs_apply, with_ownership
 from regional_operator.watch.mrwatch import MRIndex
 from regional_operator.watch.record import SPEC_BLOB, VERIFIED, slim
 
@@ -90,16 +90,13 @@ def test_verification_survives_status_writes_but_not_a_new_generation() -> None:
 # --- never over someone else's MR (issue 13) ----------------------------------------------------------------------
 
 class FakeClient:
-    """GET answers from `existing` (None: 404); every apply is recorded."""
+    """Records every apply; any read is a failure (the index answers who controls an MR, not a GET)."""
 
-    def __init__(self, existing: dict[str, Any] | None) -> None:
-        self.existing = existing
-        self.gets: list[str] = []
+    def __init__(self) -> None:
         self.applied: list[str] = []
 
-    async def get(self, _ref: Any, _namespace: str, name: str) -> dict[str, Any] | None:
-        self.gets.append(name)
-        return copy.deepcopy(self.existing)
+    async def get(self, *_args: Any) -> dict[str, Any] | None:
+        raise AssertionError("apply_all must not read an MR: the watch index says who controls it")
 
     async def apply(self, _ref: Any, obj: dict[str, Any]) -> dict[str, Any]:
         self.applied.append(obj["metadata"]["name"])
@@ -107,6 +104,8 @@ class FakeClient:
 
 
 def _controlled_by(obj: dict[str, Any], uid: str | None, kind: str = "RegionalDeployment") -> dict[str, Any]:
+    """`obj` as the server holds it with controller `kind`/first of `uid` (None: no owner reference at all,
+    though it keeps our labels)."""
     other = live_from(obj)
     if uid is None:
         other["metadata"].pop("ownerReferences")
@@ -116,24 +115,42 @@ def _controlled_by(obj: dict[str, Any], uid: str | None, kind: str = "RegionalDe
     return other
 
 
-def test_foreign_controller_decides_from_the_controller_uid_only() -> None:
+def _index_holding(existing: dict[str, Any] | None) -> MRIndex:
+    index = MRIndex()
+    if existing is not None:
+        index.upsert(existing)
+    return index
+
+
+@pytest.mark.parametrize(("existing_uid", "controller"), [
+    ("absent", None),
+    ("u-1", None),  # ours, though the deployment's `live` has not caught up yet
+    ("u-2", "RegionalDeployment/first (uid u-2)"),  # another deployment, or a deleted one's stale UID
+    (None, "no controller"),  # our labels alone do not make it ours
+])
+def test_the_index_says_who_controls_an_mr_we_would_create(existing_uid: str | None,
+                                                           controller: str | None) -> None:
     want = desired()
-    assert foreign_controller(None, "u-1") is None  # absent: ours to create
-    assert foreign_controller(live_from(want), "u-1") is None  # ours (index not caught up yet)
-    assert foreign_controller(_controlled_by(want, "u-2"), "u-1") == "RegionalDeployment/first (uid u-2)"
-    assert foreign_controller(_controlled_by(want, None), "u-1") == "no controller"  # labels alone: not ours
-    assert foreign_controller(_controlled_by(want, "u-1", kind="ConfigMap"), "u-1") == "ConfigMap/first (uid u-1)"
+    existing = None if existing_uid == "absent" else _controlled_by(want, existing_uid)
+    assert _index_holding(existing).controlled_elsewhere(want, "u-1") == controller
+
+
+def test_a_controller_of_another_kind_with_our_uid_is_not_us() -> None:
+    want = desired()
+    squatter = _controlled_by(want, "u-1", kind="ConfigMap")
+    del squatter["metadata"]["labels"]  # unlabelled: only the unselected watch sees it
+    assert _index_holding(squatter).controlled_elsewhere(want, "u-1") == "ConfigMap/first (uid u-1)"
 
 
 @pytest.mark.parametrize(("existing_uid", "applied"), [("absent", True), ("u-1", True), ("u-2", False),
                                                        (None, False)])
-def test_an_mr_missing_from_the_index_is_read_before_it_is_applied(existing_uid: str | None,
-                                                                   applied: bool) -> None:
+def test_an_mr_missing_from_live_is_applied_only_when_no_one_else_controls_it(existing_uid: str | None,
+                                                                             applied: bool) -> None:
     want = desired()
-    existing = None if existing_uid == "absent" else _controlled_by(want, existing_uid)
-    client = FakeClient(existing)
-    report = asyncio.run(apply_all(client, [want], {}, concurrency=2))  # type: ignore[arg-type]
-    assert client.gets == ["vpc-prod-use1"]
+    index = _index_holding(None if existing_uid == "absent" else _controlled_by(want, existing_uid))
+    client = FakeClient()
+    report = asyncio.run(apply_all(client, [want], {}, concurrency=2,  # type: ignore[arg-type]
+                                   controlled_elsewhere=index.controlled_elsewhere))
     assert (client.applied == ["vpc-prod-use1"]) is applied
     if applied:
         assert report.applied == [("VPC", "vpc-prod-use1")] and report.conflicts == {}
@@ -142,12 +159,18 @@ def test_an_mr_missing_from_the_index_is_read_before_it_is_applied(existing_uid:
         assert ("no controller" if existing_uid is None else "uid u-2") in report.conflicts[("VPC", "vpc-prod-use1")]
 
 
-def test_an_mr_in_the_index_is_applied_without_a_read() -> None:
+def test_an_mr_in_live_is_applied_without_asking_who_controls_it() -> None:
     want = desired()
     edited = copy.deepcopy(want)
     edited["spec"]["forProvider"]["cidrBlock"] = "10.20.0.0/16"
     edited = with_ownership(edited, OWNER)
-    client = FakeClient(None)
+    client = FakeClient()
+    asked: list[str] = []
+
+    def lookup(obj: Any, _uid: str) -> str | None:
+        asked.append(obj["metadata"]["name"])
+        return "someone"
+
     report = asyncio.run(apply_all(client, [edited], {key_of(want): slim(live_from(want))},  # type: ignore[arg-type]
-                                   concurrency=2))
-    assert client.gets == [] and client.applied == ["vpc-prod-use1"] and report.conflicts == {}
+                                   concurrency=2, controlled_elsewhere=lookup))
+    assert asked == [] and client.applied == ["vpc-prod-use1"] and report.conflicts == {}

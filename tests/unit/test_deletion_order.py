@@ -13,6 +13,7 @@ from regional_operator.reconcile.loop import Deployments, Event
 from regional_operator.reconcile.reconciler import Operator
 from regional_operator.reconcile.tiers import tier_of
 from regional_operator.render import render
+from regional_operator.watch.mrwatch import MRIndex
 
 from .test_loop import FakeClient
 
@@ -26,7 +27,8 @@ def owned_mrs(lifecycle: str = "Delete") -> list[dict[str, Any]]:
 
 
 def deployments(client: FakeClient, live: list[dict[str, Any]], events: list[Event]) -> Deployments:
-    operator = Operator(client=client, defaults=None, artifact=None)  # type: ignore[arg-type]
+    operator = Operator(client=client, defaults=None, artifact=None,  # type: ignore[arg-type]
+                        controlled_elsewhere=MRIndex().controlled_elsewhere)
     synced = asyncio.Event()
     synced.set()
     return Deployments(operator, lambda ns, n, uid: list(live), synced, lambda _b, e: events.append(e))

@@ -18,6 +18,7 @@ from regional_operator.reconcile.loop import (
 )
 from regional_operator.reconcile.reconciler import Operator, Outcome
 from regional_operator.reconcile.status import Assessment
+from regional_operator.watch.mrwatch import MRIndex
 
 KEY = ("ns", "payments")
 
@@ -61,7 +62,8 @@ class Harness:
         self.running = self.most_running = 0
         self.owned: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.owned_asked: list[tuple[str, str, str | None]] = []
-        operator = Operator(client=self.client, defaults=None, artifact=None)  # type: ignore[arg-type]
+        operator = Operator(client=self.client, defaults=None, artifact=None,  # type: ignore[arg-type]
+                            controlled_elsewhere=MRIndex().controlled_elsewhere)
         self.deployments = Deployments(operator, self._owned, asyncio.Event(),
                                        lambda _body, event: self.events.append(event), settings,
                                        reconcile_pass=self._pass, jitter=lambda: 0.0)

@@ -176,3 +176,39 @@ def test_without_a_generation_every_event_wakes_and_nothing_stays_verified() -> 
     assert index.upsert(again) == {("ns", "payments")}
     [entry] = index.owned("ns", "payments", uid("payments"))
     assert "verifiedHash" not in entry and live_spec(entry)["forProvider"]["cidrBlock"] == "10.99.0.0/16"
+
+
+def test_mrs_no_deployment_controls_are_remembered_by_identity_only() -> None:
+    """The watch is unselected (issue 15): of an MR we do not control only who controls it is kept, so a first
+    apply knows without a GET whether it would land on someone else's MR."""
+    index = MRIndex()
+    squat = mr("ec2", "VPC", "vpc-a", owner=None)
+    assert index.upsert(squat) == set() and len(index) == 0 and index.foreign_count() == 1
+    ours = mr("ec2", "VPC", "vpc-a")
+    assert index.controlled_elsewhere(ours, uid("payments")) == "no controller"
+    assert index.controlled_elsewhere(mr("ec2", "VPC", "vpc-b"), uid("payments")) is None, "absent: ours to create"
+    assert index.controlled_elsewhere(mr("ec2", "VPC", "vpc-a", ns="other"), uid("payments")) is None
+    assert index.controlled_elsewhere(mr("ec2", "Subnet", "vpc-a"), uid("payments")) is None, "another kind"
+    # adopted by the deployment (re-parented): now ours, and no longer foreign
+    assert index.upsert(ours) == {("ns", "payments")}
+    assert index.foreign_count() == 0 and index.controlled_elsewhere(ours, uid("payments")) is None
+    assert index.controlled_elsewhere(ours, "uid-successor") == "RegionalDeployment/payments (uid uid-payments)"
+    # orphaned again, then deleted: forgotten
+    index.upsert(squat)
+    assert index.foreign_count() == 1 and len(index) == 0
+    index.remove(squat)
+    assert index.foreign_count() == 0 and index.controlled_elsewhere(ours, uid("payments")) is None
+
+
+def test_a_relist_forgets_foreign_mrs_of_its_kind_and_namespace_only() -> None:
+    index = MRIndex()
+    index.upsert(mr("ec2", "VPC", "vpc-a", owner=None))
+    index.upsert(mr("ec2", "VPC", "vpc-a", owner=None, ns="b"))
+    index.upsert(mr("ec2", "Subnet", "subnet-a", owner=None))
+    kept = mr("ec2", "VPC", "vpc-c", owner=None)
+    index.replace_kind(KINDS["ec2/VPC"], "ns", [kept])
+    assert index.foreign_count() == 3
+    assert index.controlled_elsewhere(mr("ec2", "VPC", "vpc-a"), uid("payments")) is None, "gone from the list"
+    assert index.controlled_elsewhere(mr("ec2", "VPC", "vpc-a", ns="b"), uid("payments")) == "no controller"
+    assert index.controlled_elsewhere(mr("ec2", "Subnet", "subnet-a"), uid("payments")) == "no controller"
+    assert index.controlled_elsewhere(mr("ec2", "VPC", "vpc-c"), uid("payments")) == "no controller"

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from regional_operator.reconcile.reconciler import Operator, _changed_keys, _progress_wait, _write_status
+from regional_operator.watch.mrwatch import MRIndex
 
 
 class RecordingClient:
@@ -41,7 +42,8 @@ def held(op: Operator, current: dict[str, Any], new: dict[str, Any]) -> float:
 
 def operator() -> tuple[Operator, RecordingClient]:
     client = RecordingClient()
-    return Operator(client=client, defaults=None, artifact=None), client  # type: ignore[arg-type]
+    return Operator(client=client, defaults=None, artifact=None,  # type: ignore[arg-type]
+                    controlled_elsewhere=MRIndex().controlled_elsewhere), client
 
 
 def test_first_status_of_a_deployment_is_written_at_once() -> None:

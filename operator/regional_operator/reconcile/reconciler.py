@@ -18,7 +18,7 @@ from ..kube import KubeClient
 from ..render import render
 from ..render.observed import Observed
 from ..spec import parse_deployment
-from .apply import ApplyReport, apply_all, prune, with_ownership
+from .apply import ApplyReport, ControllerLookup, apply_all, prune, with_ownership
 from .conditions import CONFLICT, READY, RECONCILING, Condition, Conditions, conflict_message, merge_conditions, stuck
 from .failover import failover_condition, failover_status
 from .resources import CR_REF
@@ -32,6 +32,8 @@ class Operator:
     client: KubeClient
     defaults: DefaultsStore
     artifact: LambdaArtifact | None
+    # who controls an MR a pass would create, when not the deployment itself (the watch index; see apply.py)
+    controlled_elsewhere: ControllerLookup
     apply_concurrency: int = 16
     # Progress-only status changes (counts, the problem list, messages) are written at most this often per
     # deployment; anything a client acts on (a condition's status or reason, observedGeneration, outputs) at once.
@@ -77,7 +79,8 @@ async def reconcile(op: Operator, cr: Mapping[str, Any], live_mrs: Sequence[dict
         return outcome
 
     desired = [with_ownership(o, cr) for o in result.resources]
-    report = await apply_all(op.client, desired, live, concurrency=op.apply_concurrency)
+    report = await apply_all(op.client, desired, live, concurrency=op.apply_concurrency,
+                             controlled_elsewhere=op.controlled_elsewhere)
     # Pending and Blocked dependents (waiting for a value, or for an adopted resource to change) are kept, not pruned
     wanted = ({key_of(o) for o in desired} | {(p.kind, p.name) for p in result.pending}
               | {(b.kind, b.name) for b in result.blocked})

@@ -1,5 +1,5 @@
-"""Our own watches on the managed resources we own: one LIST+WATCH per kind (and namespace), feeding an index of
-owned MRs by deployment and waking that deployment's reconcile loop.
+"""Our own watches on the managed resources of the kinds we render: one LIST+WATCH per kind (and namespace),
+feeding an index of owned MRs by deployment (and of who controls the others) and waking the owner's reconcile loop.
 
 Why not kopf's per-resource handlers for these: kopf runs every event through its full handler machinery (causes,
 diff bases, per-object workers), which profiling showed was most of the operator's CPU at a few thousand MRs.
@@ -7,6 +7,11 @@ Here an event is one JSON parse and a dict update. kopf still runs the RegionalD
 deletion handler, events). The failure modes kopf handles for us we handle here too: 410 Gone -> relist; a
 stream that goes silent longer than the inactivity timeout (the "silent watch stall") -> reconnect and relist;
 API errors and restarts -> backoff and relist.
+
+Why no label selector: the index must know every MR of our kinds in scope, ours or not, so that "not in the
+index" means "not on the server" and a first apply needs no read to know it would not land on someone else's MR
+(issue 13; a GET before each first apply was most of the operator's cost at 100 deployments, issue 15). Of an MR
+we do not control only its identity and a description of its controller are kept: a few dozen bytes.
 """
 
 from __future__ import annotations
@@ -21,14 +26,12 @@ from typing import Any
 import aiohttp
 
 from .. import metrics
-from ..identity import DeploymentKey, MRKey, controlling_deployment, key_of
+from ..identity import DeploymentKey, MRKey, controlling_deployment, describe_controller, key_of
 from ..kube import ApiError, KubeClient, ResourceRef
-from ..render.context import LABEL_MANAGED_BY, MANAGED_BY
 from ..render.kinds import KINDS, Kind
 from .record import carry_verification, keep_spec, slim
 
 log = logging.getLogger("regional_operator.mrwatch")
-SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
 BACKOFF = (0.5, 1, 2, 5, 10)
 WATCH_SECONDS = 290  # the server ends a watch after this; we resume from the last resourceVersion
 
@@ -46,13 +49,14 @@ def _same_for_reconcile(before: Mapping[str, Any], after: Mapping[str, Any]) -> 
 
 
 class MRIndex:
-    """Owned MRs by (namespace, deployment). `synced` is set once every watched kind has been listed.
+    """Owned MRs by (namespace, deployment), and who controls every other watched MR. `synced` is set once every
+    watched kind has been listed.
 
     An MR belongs to a deployment only through its controller owner reference (apiVersion
-    platform.regional.io/v1alpha1, kind RegionalDeployment, controller: true); the watch's label selector only
-    narrows what is listed. An MR with our labels but another controller or none is not indexed as anyone's, and
-    `owned()` hands a loop only the MRs whose controller UID is the CR's current one, so an MR of a deleted
-    RegionalDeployment of the same name (a stale UID) is not taken over by its successor.
+    platform.regional.io/v1alpha1, kind RegionalDeployment, controller: true); labels decide nothing. An MR with
+    another controller or none (even with our labels) is not indexed as anyone's: `controlled_elsewhere()` names
+    its controller. `owned()` hands a loop only the MRs whose controller UID is the CR's current one, so an MR of a
+    deleted RegionalDeployment of the same name (a stale UID) is not taken over by its successor.
     """
 
     def __init__(self) -> None:
@@ -61,6 +65,8 @@ class MRIndex:
         self._owner_of: dict[tuple[str, str, str], DeploymentKey] = {}
         # (namespace, kind, name) -> the controller UID the MR carries (MRKey has no group: kind, name per owner)
         self._uid_of: dict[tuple[DeploymentKey, MRKey], str] = {}
+        # (namespace, apiVersion/kind, name) -> who controls it, for the MRs no RegionalDeployment controls
+        self._foreign: dict[tuple[str, str, str], str] = {}
         self.synced = asyncio.Event()
 
     @staticmethod
@@ -86,7 +92,9 @@ class MRIndex:
             moved.add(previous)
         if owner is None or uid is None:
             self._owner_of.pop(ident, None)
+            self._foreign[ident] = sys.intern(describe_controller(obj))
             return moved
+        self._foreign.pop(ident, None)
         mrs = self._by_owner.setdefault(owner, {})
         before = mrs.get(mr_key) if previous == owner else None
         uid_changed = self._uid_of.get((owner, mr_key)) != uid
@@ -107,6 +115,7 @@ class MRIndex:
             self._by_owner.pop(owner, None)
 
     def remove(self, obj: Mapping[str, Any]) -> DeploymentKey | None:
+        self._foreign.pop(self._ident(obj), None)
         owner = self._owner_of.pop(self._ident(obj), None)
         if owner is not None:
             self._forget(owner, key_of(obj))
@@ -123,6 +132,9 @@ class MRIndex:
                 gone = self._owner_of.pop(ident)
                 self._forget(gone, (k.kind, ident[2]))
                 touched.add(gone)
+        for ident in [i for i in self._foreign if i[1] == type_key and (namespace is None or i[0] == namespace)]:
+            if ident not in listed:
+                del self._foreign[ident]
         for obj in objects:
             touched |= self.upsert(obj)
         return touched
@@ -134,11 +146,29 @@ class MRIndex:
         return [mr for mr_key, mr in self._by_owner.get(owner, {}).items()
                 if uid is not None and self._uid_of.get((owner, mr_key)) == uid]
 
+    def controlled_elsewhere(self, obj: Mapping[str, Any], uid: str) -> str | None:
+        """Who controls the MR `obj` names (namespace, group, kind, name), when that is not the RegionalDeployment
+        with `uid`; None when it is ours or does not exist (as far as the synced watch has seen), so it may be
+        applied. Read instead of a GET before a first apply: the watch lists every MR of our kinds in scope."""
+        ident = self._ident(obj)
+        foreign = self._foreign.get(ident)
+        if foreign is not None:
+            return foreign
+        owner = self._owner_of.get(ident)
+        if owner is None:
+            return None
+        held = self._uid_of.get((owner, key_of(obj)))
+        return None if held == uid else f"RegionalDeployment/{owner[1]} (uid {held})"
+
     def all(self) -> list[dict[str, Any]]:
         return [mr for mrs in self._by_owner.values() for mr in mrs.values()]
 
     def __len__(self) -> int:
+        """The MRs some RegionalDeployment controls (those of others are counted by foreign_count())."""
         return len(self._owner_of)
+
+    def foreign_count(self) -> int:
+        return len(self._foreign)
 
 
 def watched_namespaces(argv: list[str] | None = None) -> list[str] | None:
@@ -187,7 +217,7 @@ class MRWatcher:
         failures = 0
         while True:
             try:
-                listing = await self.client.request("GET", ref.path(namespace), params={"labelSelector": SELECTOR})
+                listing = await self.client.request("GET", ref.path(namespace))
                 items = [{**o, "apiVersion": k.api_version, "kind": k.kind} for o in listing.get("items", [])]
                 self._notify(self.index.replace_kind(k, namespace, items))
                 self._mark_synced(k, namespace)
@@ -205,7 +235,8 @@ class MRWatcher:
     def _mark_synced(self, k: Kind, namespace: str | None) -> None:
         self._pending_sync.discard((k.key, namespace))
         if not self._pending_sync and not self.index.synced.is_set():
-            log.info("MR index synced: %d managed resources in %d kinds", len(self.index), len(self.kinds))
+            log.info("MR index synced: %d managed resources owned, %d of others, in %d kinds", len(self.index),
+                     self.index.foreign_count(), len(self.kinds))
             self.index.synced.set()
 
     async def _watch(self, k: Kind, ref: ResourceRef, namespace: str | None, rv: str) -> None:
@@ -213,7 +244,7 @@ class MRWatcher:
         session = await self.client.session()
         while True:
             params = {"watch": "1", "resourceVersion": rv, "allowWatchBookmarks": "true",
-                      "timeoutSeconds": str(WATCH_SECONDS), "labelSelector": SELECTOR}
+                      "timeoutSeconds": str(WATCH_SECONDS)}
             timeout = aiohttp.ClientTimeout(total=None, sock_read=self.inactivity)
             url = ref.path(namespace).lstrip("/")
             async with session.get(url, params=params, timeout=timeout) as resp:
