@@ -29,7 +29,7 @@ from .. import metrics
 from ..identity import DeploymentKey, MRKey, controlling_deployment, describe_controller, key_of
 from ..kube import ApiError, KubeClient, ResourceRef
 from ..render.kinds import KINDS, Kind
-from .record import carry_verification, keep_spec, slim
+from .record import CONTROLLER_UID, carry_verification, keep_spec, slim
 
 log = logging.getLogger("regional_operator.mrwatch")
 BACKOFF = (0.5, 1, 2, 5, 10)
@@ -37,14 +37,14 @@ WATCH_SECONDS = 290  # the server ends a watch after this; we resume from the la
 
 
 def _same_for_reconcile(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-    """Equal apart from resourceVersion and the spec (a spec change moves metadata.generation, which is compared):
-    e.g. the provider adding its finalizer. Such an event needs no reconcile pass. Without a generation (no real
-    API server omits it) a spec change could not be seen, so the objects never count as the same."""
+    """Equal in what the index keeps (not resourceVersion; the spec only through metadata.generation, which a
+    spec change moves): e.g. the provider adding its finalizer. Such an event needs no reconcile pass. Without a
+    generation (no real API server omits it) a spec change could not be seen, so the objects never count as the
+    same."""
     if before["metadata"].get("generation") is None or after["metadata"].get("generation") is None:
         return False
     def relevant(mr: Mapping[str, Any]) -> tuple[Any, ...]:
-        meta = {k: v for k, v in mr["metadata"].items() if k != "resourceVersion"}
-        return meta, mr["status"], mr["spec"]
+        return mr["metadata"], mr["status"], mr["spec"]
     return relevant(before) == relevant(after)
 
 
@@ -63,16 +63,19 @@ class MRIndex:
         self._by_owner: dict[DeploymentKey, dict[MRKey, dict[str, Any]]] = {}
         # (namespace, apiVersion/kind, name) -> owner: the group matters, ecs and servicediscovery both have Service
         self._owner_of: dict[tuple[str, str, str], DeploymentKey] = {}
-        # (namespace, kind, name) -> the controller UID the MR carries (MRKey has no group: kind, name per owner)
-        self._uid_of: dict[tuple[DeploymentKey, MRKey], str] = {}
         # (namespace, apiVersion/kind, name) -> who controls it, for the MRs no RegionalDeployment controls
         self._foreign: dict[tuple[str, str, str], str] = {}
+        self._owner_keys: dict[DeploymentKey, DeploymentKey] = {}  # the one key tuple of each deployment seen
         self.synced = asyncio.Event()
 
-    @staticmethod
-    def _owner(obj: Mapping[str, Any]) -> tuple[DeploymentKey, str] | tuple[None, None]:
+    def _owner(self, obj: Mapping[str, Any]) -> tuple[DeploymentKey, str] | tuple[None, None]:
+        """The deployment controlling `obj` and its UID, each one shared object per deployment (27,000 MRs name
+        a hundred deployments: one key tuple and one UID string each, not one per MR)."""
         found = controlling_deployment(obj)
-        return found if found is not None else (None, None)
+        if found is None:
+            return None, None
+        owner = self._owner_keys.setdefault(found[0], found[0])
+        return owner, sys.intern(found[1])
 
     @staticmethod
     def _ident(obj: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -97,12 +100,12 @@ class MRIndex:
         self._foreign.pop(ident, None)
         mrs = self._by_owner.setdefault(owner, {})
         before = mrs.get(mr_key) if previous == owner else None
-        uid_changed = self._uid_of.get((owner, mr_key)) != uid
+        uid_changed = before is None or before.get(CONTROLLER_UID) != uid
         mrs[mr_key] = after = slim(obj, with_spec=False)
+        after[CONTROLLER_UID] = uid
         if not carry_verification(before, after):  # most events: a verified MR's status, no spec to keep
             keep_spec(after, obj)
         self._owner_of[ident] = owner
-        self._uid_of[(owner, mr_key)] = uid
         if before is not None and not uid_changed and _same_for_reconcile(before, after):
             return moved
         return moved | {owner}
@@ -110,9 +113,9 @@ class MRIndex:
     def _forget(self, owner: DeploymentKey, mr_key: MRKey) -> None:
         mrs = self._by_owner.get(owner, {})
         mrs.pop(mr_key, None)
-        self._uid_of.pop((owner, mr_key), None)
         if not mrs:
             self._by_owner.pop(owner, None)
+            self._owner_keys.pop(owner, None)
 
     def remove(self, obj: Mapping[str, Any]) -> DeploymentKey | None:
         self._foreign.pop(self._ident(obj), None)
@@ -143,8 +146,7 @@ class MRIndex:
         """The MRs controlled by the RegionalDeployment (namespace, name) whose UID is `uid` (the CR as it is
         now). `uid=None` (a caller without the CR's UID) matches nothing: ownership is never assumed."""
         owner = (namespace, name)
-        return [mr for mr_key, mr in self._by_owner.get(owner, {}).items()
-                if uid is not None and self._uid_of.get((owner, mr_key)) == uid]
+        return [mr for mr in self._by_owner.get(owner, {}).values() if uid is not None and mr[CONTROLLER_UID] == uid]
 
     def controlled_elsewhere(self, obj: Mapping[str, Any], uid: str) -> str | None:
         """Who controls the MR `obj` names (namespace, group, kind, name), when that is not the RegionalDeployment
@@ -157,7 +159,7 @@ class MRIndex:
         owner = self._owner_of.get(ident)
         if owner is None:
             return None
-        held = self._uid_of.get((owner, key_of(obj)))
+        held = self._by_owner[owner][key_of(obj)][CONTROLLER_UID]
         return None if held == uid else f"RegionalDeployment/{owner[1]} (uid {held})"
 
     def all(self) -> list[dict[str, Any]]:

@@ -19,6 +19,8 @@ from ..render.observed import OBSERVED_ATTRIBUTES
 
 SPEC_BLOB: Final = "specBlob"  # key of the compressed live spec in a slimmed MR (see slim())
 VERIFIED: Final = "verifiedHash"  # the applied-hash a slimmed MR was found in sync with (see mark_verified())
+# the UID of the RegionalDeployment that controls a slimmed MR (set by the index: watch.mrwatch.MRIndex.upsert)
+CONTROLLER_UID: Final = "controllerUid"
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGeneration")
 
 
@@ -42,6 +44,21 @@ def _shared(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
+_SHARED_SPECS: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _shared_spec(policies: list[Any]) -> dict[str, Any]:
+    """One read-only slimmed spec (`{"managementPolicies": [...]}`) per distinct policy list: a handful in all."""
+    key = tuple(policies)
+    found = _SHARED_SPECS.get(key)
+    if found is None:
+        if len(_SHARED_SPECS) >= _SHARED_LIMIT:
+            _SHARED_SPECS.clear()
+        found = _SHARED_SPECS[key] = {"managementPolicies": [sys.intern(v) if isinstance(v, str) else v
+                                                              for v in key]}
+    return found
+
+
 def _condition(cond: Mapping[str, Any]) -> dict[str, Any]:
     kept = {k: cond[k] for k in CONDITION_FIELDS if k in cond}
     return kept if kept.get("message") else _shared(kept)  # messages vary: not worth a shared copy
@@ -58,13 +75,14 @@ def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     """What the operator keeps of a live MR, for as long as it watches it: exactly what apply, status, outputs,
     the renderer's observed values and deletion read, and no more.
 
-    Why: the operator holds every MR it owns in memory (20,000 at 100 deployments). A full object is
+    Why: the operator holds every MR it owns in memory (27,000 at 100 deployments). A full object is
     managedFields, the provider's mirror of the spec in atProvider, timestamps and the spec itself: ~15 KB per MR
-    as Python objects. Kept here: name, namespace, labels, our applied-hash, generation, resourceVersion and
-    deletionTimestamp; the condition fields readiness needs; the atProvider strings the renderer and the outputs
-    read (render.observed.OBSERVED_ATTRIBUTES: ids, ARNs, DNS names, URLs); managementPolicies; and, unless
-    `with_spec` is False (the caller attaches it later if needed: keep_spec()), the spec itself compressed (drift
-    detection compares it, rarely: see apply.needs_apply).
+    as Python objects. Kept here: name, namespace, labels (shared), our applied-hash, generation and
+    deletionTimestamp (not resourceVersion: nothing reads it, and it is a string per MR); the condition fields
+    readiness needs; the atProvider strings the renderer and the outputs read (render.observed.OBSERVED_ATTRIBUTES:
+    ids, ARNs, DNS names, URLs; their keys interned); managementPolicies (one shared spec per distinct list); and,
+    unless `with_spec` is False (the caller attaches it later if needed: keep_spec()), the spec itself compressed
+    (drift detection compares it, rarely: see apply.needs_apply).
     """
     meta = obj["metadata"]
     kept_meta: dict[str, Any] = {"name": meta["name"], "namespace": sys.intern(str(meta.get("namespace"))),
@@ -76,7 +94,7 @@ def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     adopted = annotations.get(ADOPTED_ANNOTATION)
     if adopted is not None:  # the few adopted MRs keep their whole atProvider: status reports their drift from it
         kept_meta.setdefault("annotations", {})[ADOPTED_ANNOTATION] = adopted
-    for name in ("generation", "resourceVersion", "deletionTimestamp"):
+    for name in ("generation", "deletionTimestamp"):
         if meta.get(name) is not None:
             kept_meta[name] = meta[name]
     status = obj.get("status") or {}
@@ -84,13 +102,14 @@ def slim(obj: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     kept_status: dict[str, Any] = {
         "conditions": [_condition(c) for c in conditions],
         "atProvider": dict(status.get("atProvider") or {}) if adopted is not None else {
-            k: v for k, v in (status.get("atProvider") or {}).items() if k in OBSERVED_ATTRIBUTES and _small(v)},
+            sys.intern(k): v for k, v in (status.get("atProvider") or {}).items()
+            if k in OBSERVED_ATTRIBUTES and _small(v)},
     }
     spec = obj.get("spec") or {}
     out: dict[str, Any] = {"apiVersion": sys.intern(str(obj["apiVersion"])), "kind": sys.intern(str(obj["kind"])),
                            "metadata": kept_meta, "status": kept_status, "spec": {}}
     if "managementPolicies" in spec:
-        out["spec"]["managementPolicies"] = spec["managementPolicies"]
+        out["spec"] = _shared_spec(spec["managementPolicies"])
     if with_spec:
         keep_spec(out, obj)
     return out
@@ -103,8 +122,10 @@ def keep_spec(kept: dict[str, Any], obj: Mapping[str, Any]) -> None:
 
 def mark_verified(live: dict[str, Any], digest: str) -> None:
     """Record that this live MR holds everything we render for `digest`; its spec is no longer needed (the next
-    spec change moves metadata.generation and arrives as a new object, compared afresh)."""
-    live[VERIFIED] = digest
+    spec change moves metadata.generation and arrives as a new object, compared afresh). The MR's own copy of the
+    digest (its hash annotation) is kept when equal: one string per MR, not two."""
+    own = (live["metadata"].get("annotations") or {}).get(HASH_ANNOTATION)
+    live[VERIFIED] = own if own == digest else digest
     live.pop(SPEC_BLOB, None)
 
 
