@@ -118,8 +118,9 @@ class MRIndex:
             self._owner_keys.pop(owner, None)
 
     def remove(self, obj: Mapping[str, Any]) -> DeploymentKey | None:
-        self._foreign.pop(self._ident(obj), None)
-        owner = self._owner_of.pop(self._ident(obj), None)
+        ident = self._ident(obj)
+        self._foreign.pop(ident, None)
+        owner = self._owner_of.pop(ident, None)
         if owner is not None:
             self._forget(owner, key_of(obj))
         return owner
@@ -130,14 +131,18 @@ class MRIndex:
         objects = list(objects)
         type_key = f"{k.api_version}/{k.kind}"
         listed = {self._ident(o) for o in objects}
-        for ident in [i for i in self._owner_of if i[1] == type_key and (namespace is None or i[0] == namespace)]:
-            if ident not in listed:
-                gone = self._owner_of.pop(ident)
-                self._forget(gone, (k.kind, ident[2]))
-                touched.add(gone)
-        for ident in [i for i in self._foreign if i[1] == type_key and (namespace is None or i[0] == namespace)]:
-            if ident not in listed:
-                del self._foreign[ident]
+
+        def unlisted(idents: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+            """The identities of this kind (and namespace) the list no longer has."""
+            return [i for i in idents if i[1] == type_key and (namespace is None or i[0] == namespace)
+                    and i not in listed]
+
+        for ident in unlisted(self._owner_of):
+            gone = self._owner_of.pop(ident)
+            self._forget(gone, (k.kind, ident[2]))
+            touched.add(gone)
+        for ident in unlisted(self._foreign):
+            del self._foreign[ident]
         for obj in objects:
             touched |= self.upsert(obj)
         return touched
@@ -145,8 +150,9 @@ class MRIndex:
     def owned(self, namespace: str, name: str, uid: str | None) -> list[dict[str, Any]]:
         """The MRs controlled by the RegionalDeployment (namespace, name) whose UID is `uid` (the CR as it is
         now). `uid=None` (a caller without the CR's UID) matches nothing: ownership is never assumed."""
-        owner = (namespace, name)
-        return [mr for mr in self._by_owner.get(owner, {}).values() if uid is not None and mr[CONTROLLER_UID] == uid]
+        if uid is None:
+            return []
+        return [mr for mr in self._by_owner.get((namespace, name), {}).values() if mr[CONTROLLER_UID] == uid]
 
     def controlled_elsewhere(self, obj: Mapping[str, Any], uid: str) -> str | None:
         """Who controls the MR `obj` names (namespace, group, kind, name), when that is not the RegionalDeployment

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ..identity import HASH_ANNOTATION
@@ -25,38 +25,37 @@ CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "observedGener
 
 
 _SHARED: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+_SHARED_SPECS: dict[tuple[Any, ...], dict[str, Any]] = {}
 _SHARED_LIMIT = 100_000
+
+
+def _one_copy(table: dict[Any, dict[str, Any]], key: Any, build: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """The copy of `key` in `table`, built once. The table is bounded: past the limit it is emptied and refills
+    with what is live (the copies already handed out stay valid)."""
+    found = table.get(key)
+    if found is None:
+        if len(table) >= _SHARED_LIMIT:
+            table.clear()
+        found = table[key] = build(key)
+    return found
+
+
+def _intern(value: Any) -> Any:
+    return sys.intern(value) if isinstance(value, str) else value
 
 
 def _shared(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """One read-only copy of each distinct small mapping of scalars (label sets, message-less conditions).
 
     Why: 20,000 MRs carry a few dozen distinct label sets per deployment and a handful of distinct conditions
-    (Ready/True/Available at generation 2...). Nothing mutates what the index holds. The table is bounded: past
-    the limit it is emptied and refills with what is live (the copies already handed out stay valid).
+    (Ready/True/Available at generation 2...). Nothing mutates what the index holds.
     """
-    key = tuple(mapping.items())
-    found = _SHARED.get(key)
-    if found is None:
-        if len(_SHARED) >= _SHARED_LIMIT:
-            _SHARED.clear()
-        found = _SHARED[key] = {sys.intern(k): sys.intern(v) if isinstance(v, str) else v for k, v in key}
-    return found
-
-
-_SHARED_SPECS: dict[tuple[Any, ...], dict[str, Any]] = {}
+    return _one_copy(_SHARED, tuple(mapping.items()), lambda key: {sys.intern(k): _intern(v) for k, v in key})
 
 
 def _shared_spec(policies: list[Any]) -> dict[str, Any]:
     """One read-only slimmed spec (`{"managementPolicies": [...]}`) per distinct policy list: a handful in all."""
-    key = tuple(policies)
-    found = _SHARED_SPECS.get(key)
-    if found is None:
-        if len(_SHARED_SPECS) >= _SHARED_LIMIT:
-            _SHARED_SPECS.clear()
-        found = _SHARED_SPECS[key] = {"managementPolicies": [sys.intern(v) if isinstance(v, str) else v
-                                                              for v in key]}
-    return found
+    return _one_copy(_SHARED_SPECS, tuple(policies), lambda key: {"managementPolicies": [_intern(v) for v in key]})
 
 
 def _condition(cond: Mapping[str, Any]) -> dict[str, Any]:
